@@ -1,0 +1,31 @@
+"""Data model: tokens, spans, sentences, labels, dictionaries and corpora."""
+
+from polytag.data.corpus import (
+    ConcatDataset,
+    Corpus,
+    FlairDatapointDataset,
+    MultiCorpus,
+    SentenceDataset,
+    SubsetDataset,
+)
+from polytag.data.dictionary import Dictionary
+from polytag.data.sentence import DataPoint, Label, Sentence, Span, Token, link_document
+from polytag.data.tokenizer import tokenize, whitespace_tokenize
+
+__all__ = [
+    "ConcatDataset",
+    "Corpus",
+    "DataPoint",
+    "Dictionary",
+    "FlairDatapointDataset",
+    "Label",
+    "MultiCorpus",
+    "Sentence",
+    "SentenceDataset",
+    "Span",
+    "SubsetDataset",
+    "Token",
+    "link_document",
+    "tokenize",
+    "whitespace_tokenize",
+]

@@ -1,0 +1,286 @@
+"""Datasets of sentences and the train/dev/test corpus that holds them."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from polytag.data.dictionary import Dictionary
+from polytag.data.sentence import Sentence, Span
+
+log = logging.getLogger("polytag")
+
+DEFAULT_SEED = 42
+
+
+class SentenceDataset:
+    """A list of sentences with the ``__len__``/``__getitem__`` protocol torch's loaders use.
+
+    Flair's name for it, :class:`FlairDatapointDataset`, is the same class.
+    """
+
+    def __init__(self, datapoints: Sentence | Iterable[Sentence]) -> None:
+        if isinstance(datapoints, Sentence):
+            datapoints = [datapoints]
+        self.sentences: list[Sentence] = list(datapoints)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def __getitem__(self, index: int) -> Sentence:
+        return self.sentences[index]
+
+    def __iter__(self) -> Iterator[Sentence]:
+        return iter(self.sentences)
+
+    def is_in_memory(self) -> bool:
+        return True
+
+
+FlairDatapointDataset = SentenceDataset
+
+
+class SubsetDataset:
+    """A view of some indices of another dataset (no copies of sentences)."""
+
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Sentence:
+        return self.dataset[self.indices[index]]
+
+    def __iter__(self) -> Iterator[Sentence]:
+        return (self.dataset[i] for i in self.indices)
+
+
+class ConcatDataset:
+    """Several datasets read as one, in order."""
+
+    def __init__(self, datasets: Sequence[Any]) -> None:
+        self.datasets = [d for d in datasets if d is not None]
+        self._offsets = []
+        total = 0
+        for d in self.datasets:
+            self._offsets.append(total)
+            total += len(d)
+        self._len = total
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, index: int) -> Sentence:
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(index)
+        lo, hi = 0, len(self._offsets) - 1
+        while lo < hi:  # last offset <= index
+            mid = (lo + hi + 1) // 2
+            if self._offsets[mid] <= index:
+                lo = mid
+            else:
+                hi = mid - 1
+        return self.datasets[lo][index - self._offsets[lo]]
+
+    def __iter__(self) -> Iterator[Sentence]:
+        for d in self.datasets:
+            yield from iter(d)
+
+
+def _sample_indices(n: int, fraction: float, rng: random.Random) -> list[int]:
+    k = round(n * fraction)
+    return sorted(rng.sample(range(n), k))
+
+
+class Corpus:
+    """Train, dev and test splits. A missing dev (and test) split is sampled from train."""
+
+    def __init__(
+        self,
+        train: Any = None,
+        dev: Any = None,
+        test: Any = None,
+        name: str = "corpus",
+        sample_missing_splits: bool | str = True,
+        random_seed: int | None = None,
+    ) -> None:
+        self.name = name
+        seed = DEFAULT_SEED if random_seed is None else random_seed
+        if isinstance(train, list):
+            train = SentenceDataset(train)
+        if isinstance(dev, list):
+            dev = SentenceDataset(dev)
+        if isinstance(test, list):
+            test = SentenceDataset(test)
+        rng = random.Random(seed)
+        if train is not None and test is None and sample_missing_splits in (True, "only_test"):
+            picked = set(_sample_indices(len(train), 0.1, rng))
+            test = SubsetDataset(train, sorted(picked))
+            train = SubsetDataset(train, [i for i in range(len(train)) if i not in picked])
+            log.info("Corpus %s has no test split: sampled %d train sentences (10%%, seed %d) as test",
+                     name, len(test), seed)
+        if train is not None and dev is None and sample_missing_splits in (True, "only_dev"):
+            picked = set(_sample_indices(len(train), 0.1, rng))
+            dev = SubsetDataset(train, sorted(picked))
+            train = SubsetDataset(train, [i for i in range(len(train)) if i not in picked])
+            log.info("Corpus %s has no dev split: sampled %d train sentences (10%%, seed %d) as dev",
+                     name, len(dev), seed)
+        self._train = train
+        self._dev = dev
+        self._test = test
+
+    @property
+    def train(self) -> Any:
+        return self._train
+
+    @property
+    def dev(self) -> Any:
+        return self._dev
+
+    @property
+    def test(self) -> Any:
+        return self._test
+
+    def downsample(
+        self,
+        percentage: float = 0.1,
+        downsample_train: bool = True,
+        downsample_dev: bool = True,
+        downsample_test: bool = True,
+        random_seed: int | None = None,
+    ) -> Corpus:
+        """Keep ``percentage`` of each split (seeded, original order kept). Returns ``self``."""
+        if not 0.0 < percentage <= 1.0:
+            raise ValueError(f"downsample percentage must be in (0, 1], got {percentage}")
+        rng = random.Random(DEFAULT_SEED if random_seed is None else random_seed)
+        if downsample_train and self._train is not None:
+            self._train = SubsetDataset(self._train, _sample_indices(len(self._train), percentage, rng))
+        if downsample_dev and self._dev is not None:
+            self._dev = SubsetDataset(self._dev, _sample_indices(len(self._dev), percentage, rng))
+        if downsample_test and self._test is not None:
+            self._test = SubsetDataset(self._test, _sample_indices(len(self._test), percentage, rng))
+        return self
+
+    def filter_empty_sentences(self) -> Corpus:
+        """Drop sentences without tokens from every split (logged with their count)."""
+        for split in ("_train", "_dev", "_test"):
+            data = getattr(self, split)
+            if data is None:
+                continue
+            keep = [i for i, s in enumerate(data) if len(s) > 0]
+            if len(keep) < len(data):
+                log.info("removed %d empty sentences from %s", len(data) - len(keep), split[1:])
+                setattr(self, split, SubsetDataset(data, keep))
+        return self
+
+    def get_all_sentences(self) -> ConcatDataset:
+        return ConcatDataset([self._train, self._dev, self._test])
+
+    def _label_counts(self, label_type: str, datasets: Iterable[Any]) -> tuple[Counter, bool, bool]:
+        counts: Counter = Counter()
+        multi_label = False
+        span_labels = False
+        for data in datasets:
+            if data is None:
+                continue
+            for sentence in data:
+                labels = sentence.get_labels(label_type)
+                own = 0
+                for label in labels:
+                    counts[label.value] += 1
+                    dp = label.data_point
+                    if dp is sentence:
+                        own += 1
+                    elif isinstance(dp, Span):
+                        span_labels = True
+                if own > 1:
+                    multi_label = True
+        return counts, multi_label, span_labels
+
+    def make_label_dictionary(
+        self, label_type: str, min_count: int = -1, add_unk: bool = False, add_dev_test: bool = False
+    ) -> Dictionary:
+        """Dictionary of the values of ``label_type`` in train (and dev/test when asked).
+
+        ``<unk>`` is added exactly when ``add_unk`` is True; values seen fewer than ``min_count``
+        times are left out (they then map to ``<unk>`` if it exists).
+        """
+        splits = [self._train] + ([self._dev, self._test] if add_dev_test else [])
+        counts, multi_label, span_labels = self._label_counts(label_type, splits)
+        if not counts:
+            raise ValueError(
+                f"Corpus '{self.name}' has no label of type '{label_type}' in its "
+                f"{'splits' if add_dev_test else 'train split'}; label types present: "
+                f"{sorted(self.label_types())}"
+            )
+        dictionary = Dictionary(add_unk=add_unk)
+        for value, count in counts.most_common():
+            if min_count <= 0 or count >= min_count:
+                dictionary.add_item(value)
+        dictionary.multi_label = multi_label
+        dictionary.span_labels = span_labels
+        log.info(
+            "Dictionary for label '%s': %d values (%s%s)", label_type, len(dictionary),
+            ", ".join(dictionary.idx2item[:20]), ", ..." if len(dictionary) > 20 else "",
+        )
+        return dictionary
+
+    def label_types(self, sample: int = 200) -> set[str]:
+        """Label types present in the first ``sample`` train sentences."""
+        types: set[str] = set()
+        if self._train is None:
+            return types
+        for i in range(min(sample, len(self._train))):
+            types.update(self._train[i].annotation_layers)
+        return types
+
+    def make_tag_dictionary(self, tag_type: str) -> Dictionary:
+        """Flair's older name; same as ``make_label_dictionary(tag_type, add_unk=False)``."""
+        return self.make_label_dictionary(tag_type, add_unk=False)
+
+    def __str__(self) -> str:
+        n = [len(d) if d is not None else 0 for d in (self._train, self._dev, self._test)]
+        return f"Corpus: {n[0]} train + {n[1]} dev + {n[2]} test sentences"
+
+    __repr__ = __str__
+
+
+class MultiCorpus(Corpus):
+    """Several corpora trained together; with ``task_ids``, each sentence gets a ``multitask_id``."""
+
+    def __init__(
+        self,
+        corpora: list[Corpus],
+        task_ids: list[str] | None = None,
+        name: str = "multicorpus",
+        **kwargs: Any,
+    ) -> None:
+        self.corpora = list(corpora)
+        if task_ids is not None:
+            if len(task_ids) != len(self.corpora):
+                raise ValueError(f"{len(task_ids)} task ids for {len(self.corpora)} corpora")
+            for corpus, task_id in zip(self.corpora, task_ids):
+                for sentence in corpus.get_all_sentences():
+                    if not any(lab.value == task_id for lab in sentence.get_labels("multitask_id")):
+                        sentence.add_label("multitask_id", task_id)
+        super().__init__(
+            ConcatDataset([c.train for c in self.corpora]),
+            ConcatDataset([c.dev for c in self.corpora]),
+            ConcatDataset([c.test for c in self.corpora]),
+            name=name,
+            sample_missing_splits=False,
+        )
+
+    def __str__(self) -> str:
+        lines = [f"MultiCorpus: {len(self.train)} train + {len(self.dev)} dev + {len(self.test)} test sentences"]
+        lines += [f" - {c}" for c in self.corpora]
+        return "\n".join(lines)
+
+    __repr__ = __str__
