@@ -1,0 +1,19 @@
+"""Model files (safetensors plus a JSON config, never pickle) and the allow-list of model classes."""
+
+from polytag.io.model_file import (
+    FORMAT_VERSION,
+    load_model_file,
+    read_model_header,
+    save_model_file,
+)
+from polytag.io.registry import get_model_class, register_model_class, registered_model_classes
+
+__all__ = [
+    "FORMAT_VERSION",
+    "get_model_class",
+    "load_model_file",
+    "read_model_header",
+    "register_model_class",
+    "registered_model_classes",
+    "save_model_file",
+]

@@ -1,0 +1,55 @@
+"""The allow-list of model classes a model file may name.
+
+A model file says which class to build by name (``config["class"]``). Loading looks that name up here and
+nowhere else: a file cannot make polytag import a module path or build any other type.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from polytag.errors import ModelFileError, PolytagError
+
+_MODEL_CLASSES: dict[str, type] = {}
+
+# Modules whose import registers polytag's own model classes; imported on a miss so that loading works even
+# when the caller has not imported polytag.models yet. A fixed list, never a name taken from a file.
+_BUILTIN_MODULES = ("polytag.models",)
+
+
+def register_model_class(cls: type) -> type:
+    """Class decorator: allow model files to name ``cls`` (by ``cls.__name__``)."""
+    name = cls.__name__
+    known = _MODEL_CLASSES.get(name)
+    if known is not None and known is not cls:
+        same_definition = (known.__module__, known.__qualname__) == (cls.__module__, cls.__qualname__)
+        if not same_definition:  # a reloaded module may register its class again; anything else is a clash
+            raise PolytagError(
+                f"model class name '{name}' is already registered by {known.__module__}.{known.__qualname__}"
+            )
+    _MODEL_CLASSES[name] = cls
+    return cls
+
+
+def get_model_class(name: str) -> type:
+    """The registered class called ``name``; :class:`ModelFileError` for any other name."""
+    if not isinstance(name, str) or not name:
+        raise ModelFileError(f"the model file names no model class (got {name!r}); known: {_known()}")
+    if name not in _MODEL_CLASSES:
+        for module in _BUILTIN_MODULES:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
+    if name not in _MODEL_CLASSES:
+        raise ModelFileError(f"unknown model class '{name}'; known: {_known()}")
+    return _MODEL_CLASSES[name]
+
+
+def registered_model_classes() -> dict[str, type]:
+    """A copy of the allow-list, name to class."""
+    return dict(_MODEL_CLASSES)
+
+
+def _known() -> str:
+    return ", ".join(sorted(_MODEL_CLASSES)) or "(none registered)"

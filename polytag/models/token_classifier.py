@@ -1,0 +1,155 @@
+"""TokenClassifier: one decision per token; span layers (NER, chunks) are learned as BIOES tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from polytag.data import Dictionary, Sentence, Span
+from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
+from polytag.io import register_model_class
+from polytag.models.base import Classifier
+from polytag.nn.bioes import make_bioes_dictionary, span_types, spans_to_tag_ids, tags_to_spans
+
+IGNORE = -100
+
+
+def is_span_dictionary(label_dictionary: Dictionary) -> bool:
+    """A label layer is span-valued when the corpus said so, or its items carry BIO prefixes."""
+    if label_dictionary.span_labels:
+        return True
+    items = [i for i in label_dictionary.get_items() if i not in ("<unk>", "O")]
+    return bool(items) and all(len(i) > 2 and i[1] == "-" and i[0] in "BIESLU" for i in items)
+
+
+@register_model_class
+class TokenClassifier(Classifier):
+    """Linear (or given) decoder over each token's vector.
+
+    ``label_dictionary`` is what ``corpus.make_label_dictionary(label_type)`` returns. For span layers
+    it holds span types (``PER``...); the head trains on BIOES tags built from them internally and
+    decodes predicted tags back to spans.
+    """
+
+    def __init__(
+        self,
+        embeddings: TransformerEmbeddings,
+        label_dictionary: Dictionary,
+        label_type: str,
+        span_encoding: str = "BIOES",
+        decoder: torch.nn.Module | None = None,
+        dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(embeddings, label_dictionary, label_type)
+        if not embeddings.is_token_embedding:
+            raise ValueError("TokenClassifier needs token embeddings (is_token_embedding=True)")
+        self.span_encoding = span_encoding
+        self.predict_spans = is_span_dictionary(label_dictionary)
+        self.tag_dictionary = (
+            make_bioes_dictionary(span_types(label_dictionary)) if self.predict_spans else label_dictionary
+        )
+        self.evaluation_kind = "span" if self.predict_spans else "token"
+        self.dropout_rate = dropout
+        self.dropout = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
+        self.decoder = decoder if decoder is not None else torch.nn.Linear(
+            self._feature_length(), len(self.tag_dictionary)
+        )
+
+    def _feature_length(self) -> int:
+        return self.embeddings.embedding_length
+
+    # -- tensors -----------------------------------------------------------------------------------
+    def _features(self, batch: EmbeddingBatch) -> torch.Tensor:
+        return self.dropout(batch.token_embeddings)
+
+    def _logits(self, sentences: list[Sentence], batch: EmbeddingBatch) -> torch.Tensor:
+        return self.decoder(self._features(batch))  # [B, T, C]
+
+    def _gold_ids(self, sentences: list[Sentence], width: int) -> torch.Tensor:
+        gold = torch.full((len(sentences), width), IGNORE, dtype=torch.long)
+        for row, sentence in enumerate(sentences):
+            if self.predict_spans:
+                ids = spans_to_tag_ids(sentence, self.label_type, self.tag_dictionary)
+            else:
+                ids = self._token_label_ids(sentence)
+            if ids:
+                gold[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return gold
+
+    def _token_label_ids(self, sentence: Sentence) -> list[int]:
+        ids = [IGNORE] * len(sentence)
+        index = self.tag_dictionary.item2idx
+        unk = 0 if self.tag_dictionary.add_unk else IGNORE
+        for label in sentence.get_labels(self.label_type):
+            token = label.data_point
+            if token is sentence or isinstance(token, Span):
+                continue
+            ids[token.idx - 1] = index.get(label.value, unk)
+        return ids
+
+    def _loss(
+        self, sentences: list[Sentence], logits: torch.Tensor, batch: EmbeddingBatch
+    ) -> tuple[torch.Tensor, int]:
+        gold = self._gold_ids(sentences, logits.shape[1]).to(logits.device)
+        count = int((gold != IGNORE).sum())
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), gold.reshape(-1), ignore_index=IGNORE, reduction="sum"
+        )
+        return loss, count
+
+    # -- labels ------------------------------------------------------------------------------------
+    def _tag_probabilities(self, logits: torch.Tensor, batch: EmbeddingBatch) -> torch.Tensor:
+        return logits.float().softmax(dim=-1)
+
+    def _best_tags(self, probs: torch.Tensor, batch: EmbeddingBatch) -> tuple[list[list[int]], list[list[float]]]:
+        score, best = probs.max(dim=-1)
+        lengths = batch.lengths.tolist()
+        return (
+            [row[:n] for row, n in zip(best.tolist(), lengths)],
+            [row[:n] for row, n in zip(score.tolist(), lengths)],
+        )
+
+    def _write_predictions(
+        self,
+        sentences: list[Sentence],
+        logits: torch.Tensor,
+        batch: EmbeddingBatch,
+        label_name: str,
+        return_probabilities_for_all_classes: bool,
+    ) -> None:
+        probs = self._tag_probabilities(logits, batch)
+        tags, scores = self._best_tags(probs, batch)
+        items = self.tag_dictionary.idx2item
+        all_probs = probs.tolist() if return_probabilities_for_all_classes else None
+        for row, sentence in enumerate(sentences):
+            if self.predict_spans:
+                names = [items[t] for t in tags[row]]
+                for start, end, kind in tags_to_spans(names):
+                    confidence = sum(scores[row][start:end]) / (end - start)
+                    sentence.get_span(start, end).add_label(label_name, kind, confidence)
+                continue
+            tokens = sentence.tokens
+            for k, (tag, score) in enumerate(zip(tags[row], scores[row])):
+                if all_probs is not None:
+                    for c, p in enumerate(all_probs[row][k]):
+                        tokens[k].add_label(label_name, items[c], p)
+                else:
+                    tokens[k].add_label(label_name, items[tag], score)
+
+    def _items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
+        items: list[tuple] = []
+        for i, sentence in enumerate(sentences, start=offset):
+            for label in sentence.get_labels(label_name):
+                dp = label.data_point
+                if self.predict_spans:
+                    if isinstance(dp, Span):
+                        items.append((i, dp.start, dp.end, label.value))
+                elif dp is not sentence and not isinstance(dp, Span):
+                    items.append((i, dp.idx - 1, label.value))
+        return items
+
+    # -- model file --------------------------------------------------------------------------------
+    def _head_config(self) -> dict[str, Any]:
+        return {"span_encoding": self.span_encoding, "dropout": self.dropout_rate}
