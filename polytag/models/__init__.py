@@ -1,8 +1,9 @@
 """Task heads over one shared encoder (Flair's ``flair.models``)."""
 
 from polytag.models.base import Classifier, Model
+from polytag.models.multitask import MultitaskModel
 from polytag.models.sequence_tagger import SequenceTagger
 from polytag.models.text_classifier import TextClassifier
 from polytag.models.token_classifier import TokenClassifier
 
-__all__ = ["Classifier", "Model", "SequenceTagger", "TextClassifier", "TokenClassifier"]
+__all__ = ["Classifier", "Model", "MultitaskModel", "SequenceTagger", "TextClassifier", "TokenClassifier"]
