@@ -92,26 +92,35 @@ def main() -> None:
         model = TokenClassifier(emb, label_dictionary=labels, label_type=label_type)
     trainer = ModelTrainer(model, corpus)
     start = time.perf_counter()
-    trainer.fine_tune(args.out, learning_rate=args.lr, mini_batch_size=args.batch_size, max_epochs=args.epochs,
-                      save_final_model=False)
+    trainer.fine_tune(
+        args.out,
+        learning_rate=args.lr,
+        mini_batch_size=args.batch_size,
+        max_epochs=args.epochs,
+        save_final_model=False,
+    )
     train_seconds = time.perf_counter() - start
     model.eval()
     start = time.perf_counter()
     model.predict(test, mini_batch_size=args.predict_batch_size, label_name="predicted")
     predict_seconds = time.perf_counter() - start
     result = model.evaluate(test, gold_label_type=label_type, mini_batch_size=args.predict_batch_size)
-    print(json.dumps({
-        "system": "flair-0.15.1",
-        "task": args.task,
-        "score": result.main_score,
-        "train_sentences": len(train),
-        "train_seconds": train_seconds,
-        "train_sentences_per_s": len(train) * args.epochs / train_seconds,
-        "predict_sentences_per_s": len(test) / predict_seconds,
-        "peak_rss_mb": peak_rss_mb(),
-        "threads": torch.get_num_threads(),
-        "python": sys.version.split()[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "system": "flair-0.15.1",
+                "task": args.task,
+                "score": result.main_score,
+                "train_sentences": len(train),
+                "train_seconds": train_seconds,
+                "train_sentences_per_s": len(train) * args.epochs / train_seconds,
+                "predict_sentences_per_s": len(test) / predict_seconds,
+                "peak_rss_mb": peak_rss_mb(),
+                "threads": torch.get_num_threads(),
+                "python": sys.version.split()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

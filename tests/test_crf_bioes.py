@@ -72,5 +72,8 @@ def test_bioes_round_trip_and_lenient_decoding() -> None:
     assert tags_to_spans(names) == [(0, 2, "PER"), (4, 7, "LOC")]
     # I- after O or after another type opens a new span; S- is a single-token span
     assert tags_to_spans(["O", "I-PER", "I-LOC", "E-LOC", "S-PER", "B-X"]) == [
-        (1, 2, "PER"), (2, 4, "LOC"), (4, 5, "PER"), (5, 6, "X")
+        (1, 2, "PER"),
+        (2, 4, "LOC"),
+        (4, 5, "PER"),
+        (5, 6, "X"),
     ]

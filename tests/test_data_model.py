@@ -6,8 +6,16 @@ import logging
 
 import pytest
 
-from polytag.data import Corpus, Dictionary, FlairDatapointDataset, MultiCorpus, Sentence, SentenceDataset, Token
-from polytag.data import link_document
+from polytag.data import (
+    Corpus,
+    Dictionary,
+    FlairDatapointDataset,
+    MultiCorpus,
+    Sentence,
+    SentenceDataset,
+    Token,
+    link_document,
+)
 
 
 def _pos_chunk_sentence() -> Sentence:
@@ -37,7 +45,18 @@ def test_golden_print_sentence_label() -> None:
 def test_tokenization_offsets_and_variants() -> None:
     text = "  Hello, world!  It's 3.5 U.S. dollars."
     sentence = Sentence(text)
-    assert [t.text for t in sentence] == ["Hello", ",", "world", "!", "It", "'s", "3.5", "U.S.", "dollars", "."]
+    assert [t.text for t in sentence] == [
+        "Hello",
+        ",",
+        "world",
+        "!",
+        "It",
+        "'s",
+        "3.5",
+        "U.S.",
+        "dollars",
+        ".",
+    ]
     for token in sentence:
         assert text[token.start_position : token.end_position] == token.text
     assert sentence.to_original_text() == "Hello, world!  It's 3.5 U.S. dollars."

@@ -135,8 +135,14 @@ def test_predictions_do_not_depend_on_the_batch(word_embeddings) -> None:
     model.predict(alone)
     crowd = make_sentences(3) + [Sentence("Anna visited Berlin and Rome yesterday".split())]
     model.predict(crowd, mini_batch_size=7)
-    got = [(lab.data_point.unlabeled_identifier, lab.value, round(lab.score, 4)) for lab in crowd[-1].get_labels("ner")]
-    want = [(lab.data_point.unlabeled_identifier, lab.value, round(lab.score, 4)) for lab in alone.get_labels("ner")]
+    got = [
+        (lab.data_point.unlabeled_identifier, lab.value, round(lab.score, 4))
+        for lab in crowd[-1].get_labels("ner")
+    ]
+    want = [
+        (lab.data_point.unlabeled_identifier, lab.value, round(lab.score, 4))
+        for lab in alone.get_labels("ner")
+    ]
     assert got == want
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from polytag.data import Corpus, Sentence
+from polytag.data import Sentence
 from polytag.embeddings import TransformerEmbeddings, TransformerWordEmbeddings
 from polytag.models import Model, MultitaskModel, TextClassifier, TokenClassifier
 from polytag.nn.multitask import make_multitask_model_and_corpus
@@ -144,6 +144,8 @@ def test_task_sampling_weights(tiny_encoder_dir) -> None:
     assert MultitaskModel([pos, ner]).sample_weights(data) is None
     uniform = MultitaskModel([pos, ner], task_sampling="uniform").sample_weights(data)
     assert sum(uniform[:90]) == pytest.approx(sum(uniform[90:]))
-    temp = MultitaskModel([pos, ner], task_sampling="temperature", sampling_temperature=2.0).sample_weights(data)
+    temp = MultitaskModel([pos, ner], task_sampling="temperature", sampling_temperature=2.0).sample_weights(
+        data
+    )
     share = sum(temp[:90]) / sum(temp)
     assert 0.5 < share < 0.9

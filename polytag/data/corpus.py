@@ -124,14 +124,22 @@ class Corpus:
             picked = set(_sample_indices(len(train), 0.1, rng))
             test = SubsetDataset(train, sorted(picked))
             train = SubsetDataset(train, [i for i in range(len(train)) if i not in picked])
-            log.info("Corpus %s has no test split: sampled %d train sentences (10%%, seed %d) as test",
-                     name, len(test), seed)
+            log.info(
+                "Corpus %s has no test split: sampled %d train sentences (10%%, seed %d) as test",
+                name,
+                len(test),
+                seed,
+            )
         if train is not None and dev is None and sample_missing_splits in (True, "only_dev"):
             picked = set(_sample_indices(len(train), 0.1, rng))
             dev = SubsetDataset(train, sorted(picked))
             train = SubsetDataset(train, [i for i in range(len(train)) if i not in picked])
-            log.info("Corpus %s has no dev split: sampled %d train sentences (10%%, seed %d) as dev",
-                     name, len(dev), seed)
+            log.info(
+                "Corpus %s has no dev split: sampled %d train sentences (10%%, seed %d) as dev",
+                name,
+                len(dev),
+                seed,
+            )
         self._train = train
         self._dev = dev
         self._test = test
@@ -227,8 +235,11 @@ class Corpus:
         dictionary.multi_label = multi_label
         dictionary.span_labels = span_labels
         log.info(
-            "Dictionary for label '%s': %d values (%s%s)", label_type, len(dictionary),
-            ", ".join(dictionary.idx2item[:20]), ", ..." if len(dictionary) > 20 else "",
+            "Dictionary for label '%s': %d values (%s%s)",
+            label_type,
+            len(dictionary),
+            ", ".join(dictionary.idx2item[:20]),
+            ", ..." if len(dictionary) > 20 else "",
         )
         return dictionary
 
@@ -279,7 +290,9 @@ class MultiCorpus(Corpus):
         )
 
     def __str__(self) -> str:
-        lines = [f"MultiCorpus: {len(self.train)} train + {len(self.dev)} dev + {len(self.test)} test sentences"]
+        lines = [
+            f"MultiCorpus: {len(self.train)} train + {len(self.dev)} dev + {len(self.test)} test sentences"
+        ]
         lines += [f" - {c}" for c in self.corpora]
         return "\n".join(lines)
 

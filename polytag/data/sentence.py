@@ -318,9 +318,7 @@ class Sentence(DataPoint):
                     self.add_token(str(item))
 
     @classmethod
-    def from_tokens(
-        cls, forms: list[str], whitespace_after: list[int] | None = None
-    ) -> Sentence:
+    def from_tokens(cls, forms: list[str], whitespace_after: list[int] | None = None) -> Sentence:
         """Fast constructor for readers: tokens and the spaces after each, no tokenizer run."""
         sentence = cls.__new__(cls)
         DataPoint.__init__(sentence)
@@ -376,6 +374,8 @@ class Sentence(DataPoint):
     def get_span(self, start: int, end: int) -> Span:
         """The span of tokens ``[start, end)``; the same object each time it is asked for."""
         key = (start, end)
+        if not 0 <= start < end <= len(self.tokens):
+            raise IndexError(f"span [{start}:{end}] is outside a sentence of {len(self.tokens)} tokens")
         span = self._known_spans.get(key)
         if span is None:
             span = Span(self, start, end)
@@ -461,10 +461,14 @@ class Sentence(DataPoint):
     # -- printing -----------------------------------------------------------------------------
     def to_tagged_string(self, main_label: str | None = None) -> str:
         output = self.unlabeled_identifier
-        own = self._own_label_string(add_score=True) if main_label is None else "; ".join(
-            f"{lab.value} ({lab.score:.4f})"
-            for lab in self.get_labels(main_label)
-            if lab.data_point is self
+        own = (
+            self._own_label_string(add_score=True)
+            if main_label is None
+            else "; ".join(
+                f"{lab.value} ({lab.score:.4f})"
+                for lab in self.get_labels(main_label)
+                if lab.data_point is self
+            )
         )
         if own:
             output += ARROW + own
@@ -504,8 +508,13 @@ class Sentence(DataPoint):
                     token_labels.setdefault(layer, []).append([dp.idx - 1, label.value, label.score])
                 elif isinstance(dp, Span):
                     spans.append(
-                        {"start": dp.start, "end": dp.end, "type": layer, "value": label.value,
-                         "score": label.score}
+                        {
+                            "start": dp.start,
+                            "end": dp.end,
+                            "type": layer,
+                            "value": label.value,
+                            "score": label.score,
+                        }
                     )
         out: dict[str, Any] = {
             "text": self.text,
@@ -544,6 +553,10 @@ class Sentence(DataPoint):
                 sentence.add_label(layer, v["value"], v.get("score", 1.0))
         for layer, entries in data.get("token_labels", {}).items():
             for index, value, score in entries:
+                if not 0 <= index < len(sentence.tokens):
+                    raise IndexError(
+                        f"token label index {index} outside a sentence of {len(sentence)} tokens"
+                    )
                 sentence.tokens[index].add_label(layer, value, score)
         for sp in data.get("spans", []):
             sentence.get_span(sp["start"], sp["end"]).add_label(sp["type"], sp["value"], sp.get("score", 1.0))

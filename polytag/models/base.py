@@ -54,7 +54,9 @@ class Model(torch.nn.Module):
     def predict(self, sentences: Sentence | list[Sentence], **kwargs: Any) -> Any:
         raise NotImplementedError
 
-    def evaluate(self, data_points: Iterable[Sentence], gold_label_type: str | None = None, **kwargs: Any) -> Result:
+    def evaluate(
+        self, data_points: Iterable[Sentence], gold_label_type: str | None = None, **kwargs: Any
+    ) -> Result:
         raise NotImplementedError
 
     def _get_config(self, embedding_ids: dict[int, str]) -> dict[str, Any]:
@@ -159,7 +161,9 @@ class Classifier(Model):
     def _logits(self, sentences: list[Sentence], batch: EmbeddingBatch) -> torch.Tensor:
         raise NotImplementedError
 
-    def _loss(self, sentences: list[Sentence], logits: torch.Tensor, batch: EmbeddingBatch) -> tuple[torch.Tensor, int]:
+    def _loss(
+        self, sentences: list[Sentence], logits: torch.Tensor, batch: EmbeddingBatch
+    ) -> tuple[torch.Tensor, int]:
         raise NotImplementedError
 
     def _write_predictions(
@@ -219,7 +223,9 @@ class Classifier(Model):
                     total_count += count
                 for sentence in chunk:
                     sentence.remove_labels(label_name)
-                self._write_predictions(chunk, logits, batch, label_name, return_probabilities_for_all_classes)
+                self._write_predictions(
+                    chunk, logits, batch, label_name, return_probabilities_for_all_classes
+                )
         if was_training:
             self.train()
         if return_loss:
@@ -254,8 +260,12 @@ class Classifier(Model):
             sentence.remove_labels(scratch)
         mean_loss = float(outcome[0]) / max(outcome[1], 1) if return_loss else None
         return evaluate_items(
-            gold, predicted, kind=self.evaluation_kind, main_metric=main_evaluation_metric,
-            exclude_labels=tuple(exclude_labels), loss=mean_loss,
+            gold,
+            predicted,
+            kind=self.evaluation_kind,
+            main_metric=main_evaluation_metric,
+            exclude_labels=tuple(exclude_labels),
+            loss=mean_loss,
         )
 
     def _write_evaluation_file(
@@ -264,7 +274,9 @@ class Classifier(Model):
         """Column file: token, gold, predicted (BIO for span layers), blank line between sentences."""
         from polytag.formats.column import write_column_file
 
-        write_column_file(out_path, sentences, {0: "text", 1: gold, 2: predicted})
+        write_column_file(
+            out_path, sentences, {0: "text", 1: gold, 2: predicted}, document_separator_token=None
+        )
 
     def _get_config(self, embedding_ids: dict[int, str]) -> dict[str, Any]:
         return {
@@ -279,7 +291,9 @@ class Classifier(Model):
 
     @classmethod
     def _from_config(cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]) -> Classifier:
-        options = {k: v for k, v in config.items() if k not in ("embeddings", "label_dictionary", "label_type")}
+        options = {
+            k: v for k, v in config.items() if k not in ("embeddings", "label_dictionary", "label_type")
+        }
         return cls(
             embeddings[config["embeddings"]],
             Dictionary.from_dict(config["label_dictionary"]),

@@ -84,7 +84,7 @@ class MultitaskModel(Model):
         rows: dict[str, list[int]] = {task: [] for task in self.tasks}
         for i, sentence in enumerate(sentences):
             ids = [label.value for label in sentence.get_labels(TASK_LABEL)]
-            for task in (rows if (self.use_all_tasks or not ids) else ids):
+            for task in rows if (self.use_all_tasks or not ids) else ids:
                 if task in rows:
                     rows[task].append(i)
         return rows
@@ -168,7 +168,9 @@ class MultitaskModel(Model):
         with torch.inference_mode():
             for chunk in tqdm(chunks, desc="predict", unit="batch", disable=not verbose):
                 global_rows = [index_of[id(s)] for s in chunk]
-                rows = {task: [k for k, g in enumerate(global_rows) if g in wanted[task]] for task in self.tasks}
+                rows = {
+                    task: [k for k, g in enumerate(global_rows) if g in wanted[task]] for task in self.tasks
+                }
                 for task, subset, sub_batch in self._per_task_batches(chunk, rows):
                     head = self.tasks[task]
                     logits = head._logits(subset, sub_batch)
@@ -179,7 +181,9 @@ class MultitaskModel(Model):
                     name = label_names[task]
                     for sentence in subset:
                         sentence.remove_labels(name)
-                    head._write_predictions(subset, logits, sub_batch, name, return_probabilities_for_all_classes)
+                    head._write_predictions(
+                        subset, logits, sub_batch, name, return_probabilities_for_all_classes
+                    )
         if was_training:
             self.train()
         return losses
@@ -201,8 +205,13 @@ class MultitaskModel(Model):
         if label_name is not None and len(self.tasks) > 1:
             names = {task: f"{label_name}_{task}" for task in self.tasks}
         losses = self._run(
-            sentences, {task: everything for task in self.tasks}, names, mini_batch_size, return_loss,
-            return_probabilities_for_all_classes, verbose,
+            sentences,
+            {task: everything for task in self.tasks},
+            names,
+            mini_batch_size,
+            return_loss,
+            return_probabilities_for_all_classes,
+            verbose,
         )
         if return_loss:
             return sum(v[0] for v in losses.values()), sum(v[1] for v in losses.values())
@@ -236,12 +245,22 @@ class MultitaskModel(Model):
             predicted = head._items(subset, names[task], 0)
             loss, count = losses[task]
             result = evaluate_items(
-                gold, predicted, kind=head.evaluation_kind, main_metric=main_evaluation_metric,
-                exclude_labels=tuple(exclude_labels), loss=loss / max(count, 1) if return_loss else None,
+                gold,
+                predicted,
+                kind=head.evaluation_kind,
+                main_metric=main_evaluation_metric,
+                exclude_labels=tuple(exclude_labels),
+                loss=loss / max(count, 1) if return_loss else None,
             )
             task_results[task] = (type(head).__name__, result)
-            log.info("%s - %s - loss: %s - %s %.4f", task, type(head).__name__, result.loss,
-                     "f1-score (micro avg)", result.main_score)
+            log.info(
+                "%s - %s - loss: %s - %s %.4f",
+                task,
+                type(head).__name__,
+                result.loss,
+                "f1-score (micro avg)",
+                result.main_score,
+            )
         for sentence in sentences:
             for name in names.values():
                 sentence.remove_labels(name)
@@ -261,14 +280,19 @@ class MultitaskModel(Model):
         }
 
     @classmethod
-    def _from_config(cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]) -> MultitaskModel:
+    def _from_config(
+        cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]
+    ) -> MultitaskModel:
         heads, ids = [], []
         for task in config["tasks"]:
             head_cls = get_model_class(task["class"])
             heads.append(head_cls._from_config(task["model"], embeddings))
             ids.append(task["task_id"])
         return cls(
-            heads, ids, loss_factors=config.get("loss_factors"), use_all_tasks=config.get("use_all_tasks", False),
+            heads,
+            ids,
+            loss_factors=config.get("loss_factors"),
+            use_all_tasks=config.get("use_all_tasks", False),
             task_sampling=config.get("task_sampling", "proportional"),
             sampling_temperature=config.get("sampling_temperature", 2.0),
         )
@@ -282,7 +306,9 @@ def combine_results(task_results: dict[str, tuple[str, Result]], with_loss: bool
     loss = sum(losses) / len(losses) if (with_loss and losses) else None
     header = "\t".join(f"{task}_SCORE" for task in task_results)
     line = "\t".join(f"{r.main_score:.4f}" for _, r in task_results.values())
-    details = "\n\n".join(f"{task} - {name}\n{r.detailed_results}" for task, (name, r) in task_results.items())
+    details = "\n\n".join(
+        f"{task} - {name}\n{r.detailed_results}" for task, (name, r) in task_results.items()
+    )
     result = Result(
         main_score=main,
         log_header=header,
@@ -301,9 +327,11 @@ def make_multitask_model_and_corpus(
 ) -> tuple[MultitaskModel, MultiCorpus]:
     """``[(model_1, corpus_1), (model_2, corpus_2), ...]`` (or the tuples as separate arguments) ->
     a MultitaskModel with tasks ``Task_0, Task_1, ...`` and a MultiCorpus whose sentences carry them."""
-    pairs = [mapping, *more] if isinstance(mapping, tuple) and len(mapping) == 2 and isinstance(
-        mapping[0], Model
-    ) else [*mapping, *more]
+    pairs = (
+        [mapping, *more]
+        if isinstance(mapping, tuple) and len(mapping) == 2 and isinstance(mapping[0], Model)
+        else [*mapping, *more]
+    )
     models = [p[0] for p in pairs]
     corpora = [p[1] for p in pairs]
     task_ids = [f"Task_{i}" for i in range(len(pairs))]

@@ -73,7 +73,9 @@ class SequenceTagger(TokenClassifier):
         self.locked_dropout_rate = locked_dropout
         self.rnn_type = rnn_type
         torch.nn.Module.__init__(self)  # so attributes above may be set before the parent builds layers
-        super().__init__(embeddings, tag_dictionary, tag_type, span_encoding=tag_format, dropout=dropout, **kwargs)
+        super().__init__(
+            embeddings, tag_dictionary, tag_type, span_encoding=tag_format, dropout=dropout, **kwargs
+        )
         width = embeddings.embedding_length
         self.reprojection = None
         if reproject_embeddings:
@@ -83,7 +85,9 @@ class SequenceTagger(TokenClassifier):
         self.rnn = None
         if use_rnn:
             rnn_cls = torch.nn.GRU if rnn_type == "GRU" else torch.nn.LSTM
-            self.rnn = rnn_cls(width, hidden_size, num_layers=rnn_layers, batch_first=True, bidirectional=True)
+            self.rnn = rnn_cls(
+                width, hidden_size, num_layers=rnn_layers, batch_first=True, bidirectional=True
+            )
             width = 2 * hidden_size
         self.word_dropout = WordDropout(word_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
@@ -101,7 +105,9 @@ class SequenceTagger(TokenClassifier):
             x = self.reprojection(x)
         if self.rnn is not None:
             lengths = batch.lengths.clamp(min=1).cpu()
-            packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            packed = torch.nn.utils.rnn.pack_padded_sequence(
+                x, lengths, batch_first=True, enforce_sorted=False
+            )
             out, _ = self.rnn(packed)
             x, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
             x = self.locked_dropout(x)
@@ -123,7 +129,9 @@ class SequenceTagger(TokenClassifier):
             return super()._tag_probabilities(logits, batch)
         return self.crf.marginals(logits, batch.mask.to(logits.device))
 
-    def _best_tags(self, probs: torch.Tensor, batch: EmbeddingBatch) -> tuple[list[list[int]], list[list[float]]]:
+    def _best_tags(
+        self, probs: torch.Tensor, batch: EmbeddingBatch
+    ) -> tuple[list[list[int]], list[list[float]]]:
         if self.crf is None:
             return super()._best_tags(probs, batch)
         # Viterbi needs the emissions, which _write_predictions passes through self._last_logits
@@ -135,7 +143,9 @@ class SequenceTagger(TokenClassifier):
     def _write_predictions(self, sentences, logits, batch, label_name, return_probabilities_for_all_classes):
         self._last_logits = logits
         try:
-            super()._write_predictions(sentences, logits, batch, label_name, return_probabilities_for_all_classes)
+            super()._write_predictions(
+                sentences, logits, batch, label_name, return_probabilities_for_all_classes
+            )
         finally:
             self._last_logits = None
 

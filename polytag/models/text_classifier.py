@@ -35,8 +35,10 @@ class TextClassifier(Classifier):
         self.multi_label_threshold = multi_label_threshold
         self.dropout_rate = dropout
         self.dropout = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
-        self.decoder = decoder if decoder is not None else torch.nn.Linear(
-            embeddings.document_embedding_length, len(label_dictionary)
+        self.decoder = (
+            decoder
+            if decoder is not None
+            else torch.nn.Linear(embeddings.document_embedding_length, len(label_dictionary))
         )
 
     def _logits(self, sentences: list[Sentence], batch: EmbeddingBatch) -> torch.Tensor:

@@ -53,8 +53,10 @@ class TokenClassifier(Classifier):
         self.evaluation_kind = "span" if self.predict_spans else "token"
         self.dropout_rate = dropout
         self.dropout = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
-        self.decoder = decoder if decoder is not None else torch.nn.Linear(
-            self._feature_length(), len(self.tag_dictionary)
+        self.decoder = (
+            decoder
+            if decoder is not None
+            else torch.nn.Linear(self._feature_length(), len(self.tag_dictionary))
         )
 
     def _feature_length(self) -> int:
@@ -95,7 +97,10 @@ class TokenClassifier(Classifier):
         gold = self._gold_ids(sentences, logits.shape[1]).to(logits.device)
         count = int((gold != IGNORE).sum())
         loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]).float(), gold.reshape(-1), ignore_index=IGNORE, reduction="sum"
+            logits.reshape(-1, logits.shape[-1]).float(),
+            gold.reshape(-1),
+            ignore_index=IGNORE,
+            reduction="sum",
         )
         return loss, count
 
@@ -103,7 +108,9 @@ class TokenClassifier(Classifier):
     def _tag_probabilities(self, logits: torch.Tensor, batch: EmbeddingBatch) -> torch.Tensor:
         return logits.float().softmax(dim=-1)
 
-    def _best_tags(self, probs: torch.Tensor, batch: EmbeddingBatch) -> tuple[list[list[int]], list[list[float]]]:
+    def _best_tags(
+        self, probs: torch.Tensor, batch: EmbeddingBatch
+    ) -> tuple[list[list[int]], list[list[float]]]:
         score, best = probs.max(dim=-1)
         lengths = batch.lengths.tolist()
         return (

@@ -15,12 +15,16 @@ class CRF(torch.nn.Module):
         self.start_transitions = torch.nn.Parameter(torch.zeros(num_tags))
         self.end_transitions = torch.nn.Parameter(torch.zeros(num_tags))
 
-    def neg_log_likelihood(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def neg_log_likelihood(
+        self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """Summed NLL over the batch. ``tags`` may hold any value at padded positions."""
         emissions = emissions.float()
         tags = tags.clamp(min=0)
         has_tokens = mask[:, 0]
-        return (self._log_partition(emissions, mask) - self._path_score(emissions, tags, mask))[has_tokens].sum()
+        return (self._log_partition(emissions, mask) - self._path_score(emissions, tags, mask))[
+            has_tokens
+        ].sum()
 
     def _path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         batch, time, _ = emissions.shape

@@ -1,0 +1,299 @@
+"""CoNLL-U (Universal Dependencies) files.
+
+Each word line (integer ID) becomes a token with the TOKEN labels ``lemma``, ``upos``, ``pos`` (XPOS),
+``head`` (the head's ID as a string) and ``deprel``, values verbatim (``_`` included); with
+``extra_layers=True`` also ``feats``, ``deps`` and ``misc``.
+
+- Multiword-token ranges (``1-2``) and empty nodes (``8.1``) are not tokens. A range is kept in
+  ``sentence.metadata["multiword_tokens"]`` as ``{"start", "end", "form", "misc"}`` with 0-based token
+  indices ``[start, end)``; the words inside a range get ``whitespace_after = 0`` except the last, which
+  takes the range's ``SpaceAfter``. Empty nodes are kept as raw lines in ``metadata["empty_nodes"]``.
+- ``SpaceAfter=No`` in MISC sets ``token.whitespace_after = 0``.
+- A comment ``# key = value`` becomes ``metadata[key] = value``; ``# newdoc`` / ``# newpar`` without a
+  value become keys with the value None; other comments go to the list ``metadata["comment"]``.
+- ``# newdoc`` starts a document: its sentences share ``document_id`` (the ``newdoc id`` or
+  ``"<file name>#<n>"``) and are linked (``previous_sentence()``/``next_sentence()``). A file without
+  ``newdoc`` is one document.
+- A line that is not a comment, blank, or ten tab-separated fields with a valid ID raises
+  :class:`~polytag.errors.FormatError` with file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from polytag.data import Sentence, link_document
+from polytag.errors import FormatError
+from polytag.formats._io import PathLike, atomic_writer, gc_paused, iter_line_chunks
+from polytag.formats._labels import add_token_layer
+
+MULTIWORD_KEY = "multiword_tokens"
+EMPTY_NODES_KEY = "empty_nodes"
+COMMENT_KEY = "comment"
+_INTERNAL_KEYS = (MULTIWORD_KEY, EMPTY_NODES_KEY, COMMENT_KEY)
+
+# (layer, column) of the word labels always read, then those read with extra_layers=True
+_LAYERS = (("lemma", 2), ("upos", 3), ("pos", 4), ("head", 6), ("deprel", 7))
+_EXTRA_LAYERS = (("feats", 5), ("deps", 8), ("misc", 9))
+
+
+def _space_after_no(misc: str) -> bool:
+    return misc != "_" and "SpaceAfter=No" in misc.split("|")
+
+
+class _SentenceParts:
+    __slots__ = ("rows", "ws", "metadata", "ranges", "empty", "range_end", "range_no_space", "first_line")
+
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
+        self.ws: list[int] = []
+        self.metadata: dict[str, Any] = {}
+        self.ranges: list[dict[str, Any]] = []
+        self.empty: list[str] = []
+        self.range_end = 0
+        self.range_no_space = False
+        self.first_line = 0
+
+
+def _parse(path: Path, encoding: str) -> Iterator[_SentenceParts | str | None]:
+    """Yield sentences' parts, a document id (``str``) or None (a ``newdoc`` without id) when one starts."""
+    parts = _SentenceParts()
+    for first, lines in iter_line_chunks(path, encoding):
+        for line_no, line in enumerate(lines, first):
+            if line.endswith("\r"):
+                line = line[:-1]
+            if not line or line.isspace():
+                if parts.rows:
+                    if parts.range_end > len(parts.rows):
+                        raise FormatError(
+                            path, line_no, f"sentence ends inside a multiword token up to {parts.range_end}"
+                        )
+                    yield parts
+                    parts = _SentenceParts()
+                elif parts.metadata or parts.empty:
+                    raise FormatError(path, line_no, "comment lines without a sentence after them")
+                continue
+            if line[0] == "#":
+                if parts.rows:
+                    raise FormatError(path, line_no, "comment line inside a sentence (expected a word line)")
+                body = line[1:].strip()
+                key, sep, value = body.partition(" = ")
+                if not sep and body.endswith(" ="):
+                    key, sep, value = body[:-2], " =", ""
+                if sep:
+                    key = key.strip()
+                    parts.metadata[key] = value
+                    if key == "newdoc id":
+                        yield value
+                elif body in ("newdoc", "newpar") or body.startswith(("newdoc ", "newpar ")):
+                    parts.metadata[body] = None
+                    if body.startswith("newdoc"):
+                        yield None
+                else:
+                    parts.metadata.setdefault(COMMENT_KEY, []).append(body)
+                continue
+            fields = line.split("\t")
+            if len(fields) != 10:
+                raise FormatError(
+                    path, line_no, f"expected 10 tab-separated fields (ID FORM LEMMA UPOS XPOS FEATS HEAD "
+                    f"DEPREL DEPS MISC), got {len(fields)}: {line!r}",
+                )
+            word_id = fields[0]
+            n = len(parts.rows) + 1
+            if word_id.isdigit():
+                if int(word_id) != n:
+                    raise FormatError(path, line_no, f"word ID {word_id!r} out of order; expected {n}")
+                if not fields[1]:
+                    raise FormatError(path, line_no, "empty FORM")
+                if not parts.rows:
+                    parts.first_line = line_no
+                parts.rows.append(fields)
+                if n < parts.range_end:
+                    parts.ws.append(0)
+                elif n == parts.range_end and parts.range_no_space:
+                    parts.ws.append(0)
+                else:
+                    parts.ws.append(0 if _space_after_no(fields[9]) else 1)
+            elif "-" in word_id:
+                start_s, _, end_s = word_id.partition("-")
+                if not (start_s.isdigit() and end_s.isdigit()) or int(start_s) != n or int(end_s) <= n:
+                    raise FormatError(
+                        path, line_no, f"multiword range {word_id!r} must be <next word>-<later word>; "
+                        f"the next word is {n}",
+                    )
+                parts.range_end = int(end_s)
+                parts.range_no_space = _space_after_no(fields[9])
+                parts.ranges.append(
+                    {"start": n - 1, "end": parts.range_end, "form": fields[1], "misc": fields[9]}
+                )
+            elif "." in word_id:
+                major, _, minor = word_id.partition(".")
+                if not (major.isdigit() and minor.isdigit()):
+                    raise FormatError(path, line_no, f"empty node ID {word_id!r} must be <int>.<int>")
+                parts.empty.append(line)
+            else:
+                raise FormatError(
+                    path, line_no, f"ID {word_id!r} is not a word (1), range (1-2) or empty node (1.1)"
+                )
+    if parts.rows:
+        if parts.range_end > len(parts.rows):
+            raise FormatError(path, None, f"file ends inside a multiword token ending at {parts.range_end}")
+        yield parts
+    elif parts.metadata or parts.empty:
+        raise FormatError(path, None, "comment lines at the end of the file without a sentence after them")
+
+
+def _build(parts: _SentenceParts, extra_layers: bool) -> Sentence:
+    rows = parts.rows
+    sentence = Sentence.from_tokens([row[1] for row in rows], parts.ws)
+    for layer, column in _LAYERS:
+        add_token_layer(sentence, layer, [row[column] for row in rows])
+    if extra_layers:
+        for layer, column in _EXTRA_LAYERS:
+            add_token_layer(sentence, layer, [row[column] for row in rows])
+    metadata = parts.metadata
+    if parts.ranges:
+        metadata[MULTIWORD_KEY] = parts.ranges
+    if parts.empty:
+        metadata[EMPTY_NODES_KEY] = parts.empty
+    sentence.metadata = metadata
+    return sentence
+
+
+def iter_conllu_file(
+    path: PathLike, *, encoding: str = "utf-8", extra_layers: bool = False
+) -> Iterator[Sentence]:
+    """Yield the sentences of a CoNLL-U file one document at a time (a document is linked first)."""
+    path = Path(path)
+    document: list[Sentence] = []
+    doc_id: str | None = None
+    doc_count = 0
+    pending_id: str | None = None
+    pending_new = False
+    events = _parse(path, encoding)
+    while True:
+        with gc_paused():
+            finished: list[Sentence] = []
+            done = True
+            for event in events:
+                if isinstance(event, _SentenceParts):
+                    if pending_new or not document:
+                        if document:
+                            link_document(document, doc_id)
+                            finished = document
+                            document = []
+                        doc_id = pending_id if pending_id is not None else f"{path.name}#{doc_count}"
+                        doc_count += 1
+                        pending_new, pending_id = False, None
+                    document.append(_build(event, extra_layers))
+                    if finished:
+                        done = False
+                        break
+                else:  # a newdoc comment: the next sentence starts a document
+                    pending_new = True
+                    if event is not None:
+                        pending_id = event
+            else:
+                if document:
+                    link_document(document, doc_id)
+                finished, document = document, []
+        if finished:
+            yield from finished
+        if done:
+            return
+
+
+def read_conllu_file(
+    path: PathLike, *, encoding: str = "utf-8", extra_layers: bool = False
+) -> list[Sentence]:
+    """Read a whole CoNLL-U file (see the module docstring for what becomes what)."""
+    with gc_paused():
+        return list(iter_conllu_file(path, encoding=encoding, extra_layers=extra_layers))
+
+
+def _label_value(token: Any, layer: str) -> str:
+    labels = token.annotation_layers.get(layer)
+    return labels[0].value if labels else "_"
+
+
+def write_conllu_file(path: PathLike, sentences: Iterable[Sentence]) -> None:
+    """Write sentences as CoNLL-U; :func:`read_conllu_file` reads back the same tokens, labels and metadata.
+
+    Missing labels are written as ``_``. Metadata is written as comments in its order (a missing
+    ``text`` is added); ``multiword_tokens`` and ``empty_nodes`` metadata become range and empty-node
+    lines again. ``SpaceAfter=No`` is written for a token with ``whitespace_after == 0`` unless a
+    ``misc`` label says otherwise. A new ``document_id`` without ``newdoc`` metadata gets a
+    ``# newdoc id`` line.
+    """
+    path = Path(path)
+
+    def field(value: str, index: int, what: str) -> str:
+        if not value or "\t" in value or "\n" in value or "\r" in value:
+            raise FormatError(path, None, f"sentence {index}: {what} {value!r} cannot be a CoNLL-U field")
+        return value
+
+    with atomic_writer(path) as out:
+        current_doc: Any = object()
+        for index, sentence in enumerate(sentences):
+            if len(sentence) == 0:
+                raise FormatError(path, None, f"sentence {index} has no tokens; CoNLL-U cannot hold it")
+            lines: list[str] = []
+            metadata = sentence.metadata
+            if sentence.document_id != current_doc:
+                current_doc = sentence.document_id
+                has_newdoc = any(key == "newdoc" or key.startswith("newdoc ") for key in metadata)
+                if current_doc is not None and not has_newdoc:
+                    lines.append(f"# newdoc id = {current_doc}")
+            for key, value in metadata.items():
+                if key in _INTERNAL_KEYS:
+                    continue
+                if value is None:
+                    lines.append(f"# {key}")
+                else:
+                    lines.append(f"# {key} = {value}")
+            for comment in metadata.get(COMMENT_KEY, ()):
+                lines.append(f"# {comment}")
+            if "text" not in metadata:
+                lines.append(f"# text = {sentence.text}")
+            ranges = {r["start"]: r for r in metadata.get(MULTIWORD_KEY, ())}
+            empty_after: dict[int, list[str]] = {}
+            for raw in metadata.get(EMPTY_NODES_KEY, ()):
+                empty_after.setdefault(int(raw.split("\t", 1)[0].split(".", 1)[0]), []).append(raw)
+            lines.extend(empty_after.get(0, ()))
+            inside_until = 0  # tokens before this index are covered by a range line
+            for i, token in enumerate(sentence.tokens):
+                r = ranges.get(i)
+                if r is not None:
+                    if not i < r["end"] <= len(sentence):
+                        raise FormatError(path, None, f"sentence {index}: bad multiword range {r!r}")
+                    form = field(r["form"], index, "multiword form")
+                    misc = field(r.get("misc") or "_", index, "multiword misc")
+                    lines.append(f"{i + 1}-{r['end']}\t{form}" + "\t_" * 7 + f"\t{misc}")
+                    inside_until = r["end"]
+                misc_labels = token.annotation_layers.get("misc")
+                if misc_labels:
+                    misc = misc_labels[0].value
+                elif token.whitespace_after == 0 and i >= inside_until:
+                    misc = "SpaceAfter=No"
+                else:
+                    misc = "_"
+                lines.append(
+                    "\t".join(
+                        (
+                            str(i + 1),
+                            field(token.form, index, "token"),
+                            field(_label_value(token, "lemma"), index, "lemma"),
+                            field(_label_value(token, "upos"), index, "upos"),
+                            field(_label_value(token, "pos"), index, "pos"),
+                            field(_label_value(token, "feats"), index, "feats"),
+                            field(_label_value(token, "head"), index, "head"),
+                            field(_label_value(token, "deprel"), index, "deprel"),
+                            field(_label_value(token, "deps"), index, "deps"),
+                            field(misc, index, "misc"),
+                        )
+                    )
+                )
+                lines.extend(empty_after.get(i + 1, ()))
+            out.write("\n".join(lines) + "\n\n")
