@@ -1,0 +1,88 @@
+"""Universal Dependencies treebanks (CoNLL-U): token layers ``upos``, ``pos`` (XPOS), ``lemma``,
+``head`` and ``deprel`` (see :mod:`polytag.formats.conllu`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from polytag.data import Corpus, SentenceDataset
+from polytag.datasets.base import check_in_memory, corpus_folder, ensure_files, find_train_dev_test_files
+from polytag.errors import DatasetNotFoundError
+from polytag.formats.conllu import read_conllu_file
+
+PathLike = str | os.PathLike
+
+
+class UniversalDependenciesDataset(SentenceDataset):
+    """The sentences of one CoNLL-U file (multiword tokens are split into their words)."""
+
+    def __init__(
+        self, path_to_conll_file: PathLike, in_memory: bool = True, extra_layers: bool = False
+    ) -> None:
+        check_in_memory(in_memory)
+        self.path_to_conll_file = Path(path_to_conll_file)
+        super().__init__(read_conllu_file(self.path_to_conll_file, extra_layers=extra_layers))
+
+
+class UniversalDependenciesCorpus(Corpus):
+    """A treebank folder with CoNLL-U splits, found as in :class:`~polytag.datasets.ColumnCorpus`."""
+
+    def __init__(
+        self,
+        data_folder: PathLike,
+        train_file: PathLike | None = None,
+        test_file: PathLike | None = None,
+        dev_file: PathLike | None = None,
+        in_memory: bool = True,
+        split_multiwords: bool = True,
+        extra_layers: bool = False,
+        **corpusargs: Any,
+    ) -> None:
+        check_in_memory(in_memory)
+        if not split_multiwords:
+            raise NotImplementedError(
+                "split_multiwords=False is not supported: multiword tokens are always read as their words "
+                "(the surface ranges are kept in sentence.metadata['multiword_tokens'])"
+            )
+        data_folder = Path(data_folder)
+        dev, test, train = find_train_dev_test_files(data_folder, dev_file, test_file, train_file)
+        if train is None and dev is None and test is None:
+            raise DatasetNotFoundError(f"no CoNLL-U files (names with train/dev/test) found in {data_folder}")
+
+        def read(path: Path | None) -> UniversalDependenciesDataset | None:
+            return None if path is None else UniversalDependenciesDataset(path, extra_layers=extra_layers)
+
+        corpusargs.setdefault("name", str(data_folder))
+        super().__init__(read(train), read(dev), read(test), **corpusargs)
+
+
+UD_ENGLISH_URL = "https://raw.githubusercontent.com/UniversalDependencies/UD_English-EWT/{revision}/{name}"
+
+
+class UD_ENGLISH(UniversalDependenciesCorpus):
+    """The English Web Treebank (``ud_english/en_ewt-ud-{train,dev,test}.conllu``).
+
+    Label types: ``upos`` (universal POS), ``pos`` (XPOS, Penn tags), ``lemma``, ``head``, ``deprel``.
+    Missing files are downloaded from the UD_English-EWT repository at ``revision``.
+    """
+
+    def __init__(
+        self,
+        base_path: PathLike | None = None,
+        in_memory: bool = True,
+        split_multiwords: bool = True,
+        revision: str = "master",
+        **corpusargs: Any,
+    ) -> None:
+        check_in_memory(in_memory)
+        folder = corpus_folder(base_path, "ud_english")
+        names = {split: f"en_ewt-ud-{split}.conllu" for split in ("train", "dev", "test")}
+        urls = {name: UD_ENGLISH_URL.format(revision=revision, name=name) for name in names.values()}
+        ensure_files(folder, list(names.values()), urls, "ud_english")
+        corpusargs.setdefault("name", "ud_english")
+        super().__init__(
+            folder, train_file=names["train"], dev_file=names["dev"], test_file=names["test"],
+            split_multiwords=split_multiwords, **corpusargs,
+        )
