@@ -1,0 +1,282 @@
+"""The parts of one training run wired together: data, sampler, optimizer, schedule, step, state.
+
+A :class:`TrainingRun` is built fresh from a :class:`TrainingConfig`, or from a checkpoint, in which case
+every part takes back its saved state (RNG states last, after anything that could draw from them).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from polytag.data import ConcatDataset, SubsetDataset
+from polytag.training.batching import BatchPlan, ShuffleSampler
+from polytag.training.checkpoint import (
+    CHECKPOINT_DIR,
+    CheckpointData,
+    capture_rng,
+    checkpoint_name,
+    optimizer_from_parts,
+    optimizer_to_parts,
+    restore_rng,
+    save_checkpoint,
+)
+from polytag.training.options import TrainingConfig, resolve_optimizer
+from polytag.training.reporting import LossFile, TensorBoard
+from polytag.training.schedule import AnnealOnPlateau, ConstantSchedule, LinearWarmupSchedule, Schedule
+from polytag.training.step import Precision, StepRunner
+
+log = logging.getLogger("polytag")
+
+STEP_RECORDS_PER_EPOCH = 100  # points of the batch-loss / learning-rate curves kept per epoch
+
+
+@dataclass
+class RunState:
+    """Counters and histories of a run (JSON in checkpoints)."""
+
+    global_step: int = 0
+    epoch_loss: float = 0.0
+    epoch_items: int = 0
+    window_loss: float = 0.0
+    window_items: int = 0
+    best_score: float | None = None
+    stop: bool = False
+    history: dict[str, Any] = field(
+        default_factory=lambda: {"steps": {"step": [], "loss": [], "lr": []}, "epochs": [], "evaluations": []}
+    )
+
+
+@dataclass
+class Extras:
+    """Arguments that are objects rather than data (not stored in checkpoints)."""
+
+    optimizer_cls: Any = None
+    gold_label_dictionary: Any = None
+    resumed_from: str | None = None
+
+
+def _device(model: torch.nn.Module, requested: str | None) -> torch.device:
+    if requested:
+        return torch.device(requested)
+    current = next((p.device for p in model.parameters()), torch.device("cpu"))
+    if current.type == "cpu" and torch.cuda.is_available():
+        return torch.device("cuda")
+    return current
+
+
+def parameter_groups(model: Any, learning_rate: float, decoder_learning_rate: float | None) -> list[dict]:
+    """One group, or encoder + head groups when the heads get their own ``decoder_learning_rate``."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if decoder_learning_rate is None:
+        return [{"params": [p for _, p in trainable], "lr": learning_rate, "name": "all"}]
+    if hasattr(model, "embedding_modules"):
+        encoder_ids = {id(p) for module in model.embedding_modules() for p in module.parameters()}
+        is_encoder = [id(p) in encoder_ids for _, p in trainable]
+    else:
+        is_encoder = ["embeddings" in n for n, _ in trainable]
+    encoder = [p for (_, p), e in zip(trainable, is_encoder) if e]
+    head = [p for (_, p), e in zip(trainable, is_encoder) if not e]
+    groups = [
+        {"params": encoder, "lr": learning_rate, "name": "encoder"},
+        {"params": head, "lr": decoder_learning_rate, "name": "head"},
+    ]
+    return [g for g in groups if g["params"]]
+
+
+class TrainingRun:
+    def __init__(
+        self,
+        model: Any,
+        corpus: Any,
+        config: TrainingConfig,
+        extras: Extras,
+        checkpoint: CheckpointData | None = None,
+    ) -> None:
+        self.model = model
+        self.corpus = corpus
+        self.config = config
+        self.extras = extras
+        self.base_path = Path(config.base_path)
+        self.base_path.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_root = self.base_path / CHECKPOINT_DIR
+        self.resumed = checkpoint is not None
+        self.interrupted = False
+        self.started = time.time()
+
+        self.device = _device(model, config.device)
+        model.to(self.device)
+        if config.seed is not None and checkpoint is None:
+            random.seed(config.seed)
+            torch.manual_seed(config.seed)
+            import numpy as np
+
+            np.random.seed(config.seed)
+        sampler_seed = config.seed if config.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
+
+        self.data = self._train_data()
+        if len(self.data) == 0:
+            raise ValueError("the corpus has no training sentences")
+        weights = model.sample_weights(self.data) if hasattr(model, "sample_weights") else None
+        self.sampler = ShuffleSampler(
+            len(self.data), sampler_seed, config.shuffle, config.shuffle_first_epoch, weights
+        )
+        self.sampler.epoch = config.start_epoch + 1
+        self.plan = BatchPlan(self.data, self.sampler, config.mini_batch_size, config.max_tokens_per_batch)
+        self.eval_splits = self._evaluation_splits(sampler_seed)
+
+        optimizer_cls = resolve_optimizer(config.optimizer, extras.optimizer_cls)
+        groups = parameter_groups(model, config.learning_rate, config.decoder_learning_rate)
+        self.optimizer = optimizer_cls(groups, lr=config.learning_rate, **config.optimizer_kwargs)
+        self.schedule: Schedule = self._schedule()
+        self.precision = Precision(self.device, config.use_amp)
+        self.stepper = StepRunner(
+            model, self.optimizer, self.precision, config.mini_batch_chunk_size, config.max_grad_norm
+        )
+        self.state = RunState()
+        self.loss_file = LossFile(self.base_path / "loss.tsv", config.create_loss_file)
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        else:
+            self._fresh_start()
+        self.tensorboard = TensorBoard(
+            config.use_tensorboard, Path(config.tensorboard_log_dir or self.base_path / "tensorboard")
+        )
+        self.record_every = max(1, self.plan.num_batches(self.sampler.epoch) // STEP_RECORDS_PER_EPOCH)
+
+    # -- setup -----------------------------------------------------------------------------------------
+    def _train_data(self) -> Any:
+        parts = [self.corpus.train]
+        if self.config.train_with_dev and self.corpus.dev:
+            parts.append(self.corpus.dev)
+        if self.config.train_with_test and self.corpus.test:
+            parts.append(self.corpus.test)
+        return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+    def _evaluation_splits(self, seed: int) -> dict[str, Any]:
+        splits: dict[str, Any] = {}
+        if not self.config.train_with_dev and self.corpus.dev:
+            splits["dev"] = self.corpus.dev
+        if self.config.monitor_test and self.corpus.test:
+            splits["test"] = self.corpus.test
+        sample = self.config.monitor_train_sample
+        if sample and sample > 0:
+            n = len(self.corpus.train)
+            k = int(sample * n) if sample < 1 else min(int(sample), n)
+            picked = sorted(random.Random(seed).sample(range(n), k))
+            splits["train_sample"] = SubsetDataset(self.corpus.train, picked)
+        return splits
+
+    def _schedule(self) -> Schedule:
+        config = self.config
+        if config.schedule == "linear":
+            total = self.plan.total_steps(self.sampler.epoch, config.max_epochs)
+            return LinearWarmupSchedule(self.optimizer, total, config.warmup_fraction)
+        if config.schedule == "anneal":
+            mode = "max" if "dev" in self.eval_splits and not config.anneal_against_dev_loss else "min"
+            return AnnealOnPlateau(
+                self.optimizer, config.anneal_factor, config.patience, config.min_learning_rate,
+                config.initial_extra_patience, mode,
+            )
+        return ConstantSchedule()
+
+    def _fresh_start(self) -> None:
+        if self.config.start_epoch == 0:
+            for stale in self.base_path.glob("best-model*.pt"):
+                stale.unlink()
+            if self.checkpoint_root.exists():
+                previous = self.base_path / f"{CHECKPOINT_DIR}.previous"
+                shutil.rmtree(previous, ignore_errors=True)
+                self.checkpoint_root.rename(previous)
+                log.warning("a new run in %s: moved the old checkpoints to %s", self.base_path, previous)
+            if self.loss_file.path.exists():
+                self.loss_file.path.unlink()
+                self.loss_file.columns = None
+
+    def _restore(self, data: CheckpointData) -> None:
+        saved = data.state
+        missing, unexpected = self.model.load_state_dict(data.model, strict=False)
+        if missing or unexpected:
+            from polytag.errors import ModelFileError
+
+            raise ModelFileError(
+                f"checkpoint weights do not fit this model: missing {list(missing)[:5]}, "
+                f"unexpected {list(unexpected)[:5]}"
+            )
+        optimizer_from_parts(self.optimizer, data.tensors, saved["optimizer"])
+        self.sampler.load_state_dict(saved["sampler"])
+        self.schedule.load_state_dict(saved["schedule"])
+        longer = saved["config"]["max_epochs"] != self.config.max_epochs
+        if isinstance(self.schedule, LinearWarmupSchedule) and longer:
+            rest = self.plan.total_steps(self.sampler.epoch, self.config.max_epochs) - self.sampler.index
+            self.schedule.extend(self.schedule.step_count + rest)
+        self.precision.load_state_dict(saved.get("precision", {}))
+        self.state = RunState(**saved["run"])
+        self.loss_file.keep_epochs_up_to(self.sampler.epoch - 1)
+        restore_rng(data.tensors, saved["rng"])
+
+    # -- during the run --------------------------------------------------------------------------------
+    def learning_rates(self) -> list[float]:
+        return [float(g["lr"]) for g in self.optimizer.param_groups]
+
+    def record_step(self, loss_sum: float, items: int) -> None:
+        state = self.state
+        state.global_step += 1
+        state.epoch_loss += loss_sum
+        state.epoch_items += items
+        state.window_loss += loss_sum
+        state.window_items += items
+        if state.global_step % self.record_every == 0 and state.window_items:
+            steps = state.history["steps"]
+            mean = state.window_loss / state.window_items
+            steps["step"].append(state.global_step)
+            steps["loss"].append(mean)
+            steps["lr"].append(self.learning_rates()[0])
+            self.tensorboard.scalar("train/batch_loss", mean, state.global_step)
+            self.tensorboard.scalar("train/learning_rate", steps["lr"][-1], state.global_step)
+            state.window_loss, state.window_items = 0.0, 0
+
+    def epoch_train_loss(self) -> float:
+        return self.state.epoch_loss / max(self.state.epoch_items, 1)
+
+    def finish_epoch(self) -> None:
+        self.sampler.next_epoch()
+        self.state.epoch_loss, self.state.epoch_items = 0.0, 0
+
+    def checkpoint_data(self) -> CheckpointData:
+        tensors, optimizer_meta = optimizer_to_parts(self.optimizer)
+        rng_tensors, rng_meta = capture_rng()
+        tensors.update(rng_tensors)
+        state = {
+            "config": self.config.to_dict(),
+            "sampler": self.sampler.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "optimizer": optimizer_meta,
+            "precision": self.precision.state_dict(),
+            "run": asdict(self.state),
+            "rng": rng_meta,
+            "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        return CheckpointData(model=self.model.state_dict(), tensors=tensors, state=state)
+
+    def checkpoint_due(self, unit: str, count: int) -> bool:
+        every = self.config.checkpoint_every
+        return bool(every) and self.config.checkpoint_unit == unit and count % every == 0
+
+    def save_checkpoint(self) -> Path:
+        path = save_checkpoint(
+            self.checkpoint_root, checkpoint_name(self.state.global_step), self.checkpoint_data(),
+            keep=self.config.keep_checkpoints,
+        )
+        log.info("saved checkpoint %s (epoch %d, step %d)", path, self.sampler.epoch, self.state.global_step)
+        return path
+
+    def close(self) -> None:
+        self.tensorboard.close()

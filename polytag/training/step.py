@@ -1,0 +1,144 @@
+"""One optimizer step: forward and backward over the chunks of a batch, clipping, the update.
+
+Models return a *summed* loss and the number of items it sums over. The step normalises by the count
+of the whole mini-batch, so splitting a batch into chunks (``mini_batch_chunk_size``) gives the same
+gradients as running it at once. One host sync per step (the loss value) serves both the progress
+report and the NaN/inf guard, which fires before the update so the weights stay usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from polytag.errors import PolytagError
+from polytag.training.batching import split_chunks
+
+log = logging.getLogger("polytag")
+
+
+class NonFiniteLossError(PolytagError, FloatingPointError):
+    """The training loss became NaN or infinite; names where it happened and the saved checkpoint."""
+
+
+class NonFiniteLoss(Exception):
+    """Internal signal from :class:`StepRunner` to the loop (which saves a checkpoint, then raises)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+class Precision:
+    """Mixed precision on CUDA: bf16 autocast where the GPU supports it, else fp16 with a grad scaler.
+
+    ``use_amp=None`` turns it on automatically on CUDA; on CPU it is always off (full float32).
+    """
+
+    def __init__(self, device: torch.device, use_amp: bool | None) -> None:
+        self.device_type = device.type
+        enabled = device.type == "cuda" and use_amp is not False
+        if use_amp and device.type != "cuda":
+            log.info("use_amp: mixed precision is only used on CUDA; training in float32 on %s", device)
+        self.enabled = enabled
+        self.dtype = None
+        self.scaler: torch.amp.GradScaler | None = None
+        if enabled:
+            if torch.cuda.is_bf16_supported():
+                self.dtype = torch.bfloat16
+            else:
+                self.dtype = torch.float16
+                self.scaler = torch.amp.GradScaler("cuda")
+
+    def describe(self) -> str:
+        return f"mixed precision ({str(self.dtype).replace('torch.', '')})" if self.enabled else "float32"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if not self.enabled:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def unscale(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.scaler.state_dict()) if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
+
+class StepRunner:
+    """Runs one training step of ``model`` on a batch of sentences."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        precision: Precision,
+        chunk_size: int | None = None,
+        max_grad_norm: float | None = 5.0,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.precision = precision
+        self.chunk_size = chunk_size
+        self.max_grad_norm = max_grad_norm
+        self.params = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def accumulate_gradients(self, sentences: Sequence[Any]) -> tuple[torch.Tensor | None, int]:
+        """Forward and backward over the chunks; gradients end up normalised by the batch's item count.
+
+        Returns the summed loss (a detached tensor, not synced) and the count; ``(None, 0)`` when the
+        batch holds no trainable item.
+        """
+        chunks = split_chunks(sentences, self.chunk_size)
+        total: torch.Tensor | None = None
+        count = 0
+        for chunk in chunks:
+            with self.precision.autocast():
+                loss, n = self.model.forward_loss(list(chunk))
+            if n == 0:
+                continue
+            if loss.requires_grad:
+                self.precision.backward(loss / n if len(chunks) == 1 else loss)
+            total = loss.detach().float() if total is None else total + loss.detach().float()
+            count += n
+        if len(chunks) > 1 and count > 0:  # chunks were summed: divide by the whole batch's count once
+            grads = [p.grad for p in self.params if p.grad is not None]
+            if grads:
+                torch._foreach_mul_(grads, 1.0 / count)
+        return total, count
+
+    def run(self, sentences: Sequence[Any]) -> tuple[float, int]:
+        """The whole step: (summed loss, item count). Raises :class:`NonFiniteLoss` before any update."""
+        self.optimizer.zero_grad(set_to_none=True)
+        total, count = self.accumulate_gradients(sentences)
+        if total is None:
+            return 0.0, 0
+        value = float(total)  # the step's one host sync
+        if not math.isfinite(value):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise NonFiniteLoss(value)
+        self.precision.unscale(self.optimizer)
+        if self.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+        self.precision.step(self.optimizer)
+        return value, count
