@@ -80,12 +80,19 @@ def main() -> None:
         print("ratios polytag / flair:")
         print(f"  training        {ours['train_sentences_per_s'] / flair['train_sentences_per_s']:.2f}x")
         print(f"  predict fp32    {ours['predict_sentences_per_s'] / flair['predict_sentences_per_s']:.2f}x")
-        print(f"  predict int8    {ours['predict_int8_sentences_per_s'] / flair['predict_sentences_per_s']:.2f}x")
+        print(
+            "  predict int8    "
+            f"{ours['predict_int8_sentences_per_s'] / flair['predict_sentences_per_s']:.2f}x"
+        )
         print(f"  peak memory     {ours['peak_rss_mb'] / flair['peak_rss_mb']:.2f}x")
     if bare:
         print("bare encoder (physical limit):", json.dumps(bare))
-        print(f"  polytag predict / bare: {ours['predict_sentences_per_s'] / bare['bare_predict_per_s']:.2f}x")
-        print(f"  polytag train / bare fwd+bwd: {ours['train_sentences_per_s'] / bare['bare_train_per_s']:.2f}x")
+        print(
+            f"  polytag predict / bare: {ours['predict_sentences_per_s'] / bare['bare_predict_per_s']:.2f}x"
+        )
+        print(
+            f"  polytag train / bare fwd+bwd: {ours['train_sentences_per_s'] / bare['bare_train_per_s']:.2f}x"
+        )
     print(f"load average before {load_before}, after {load_after}, cores {os.cpu_count()}")
 
 

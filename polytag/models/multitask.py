@@ -253,14 +253,6 @@ class MultitaskModel(Model):
                 loss=loss / max(count, 1) if return_loss else None,
             )
             task_results[task] = (type(head).__name__, result)
-            log.info(
-                "%s - %s - loss: %s - %s %.4f",
-                task,
-                type(head).__name__,
-                result.loss,
-                "f1-score (micro avg)",
-                result.main_score,
-            )
         for sentence in sentences:
             for name in names.values():
                 sentence.remove_labels(name)
