@@ -1,0 +1,157 @@
+"""``polytag evaluate MODEL DATA``: score a saved model on a corpus, a config's corpora or a data file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from polytag.cli.inputs import (
+    UsageError,
+    detect_format,
+    is_named_corpus,
+    iter_input,
+    load_model,
+    named_corpus,
+)
+from polytag.cli.results import model_layers
+
+SPLITS = ("train", "dev", "test")
+
+
+def _split_of(corpus: Any, split: str, what: str) -> list[Any]:
+    data = getattr(corpus, split)
+    if data is None or len(data) == 0:
+        raise UsageError(f"{what} has no {split} split")
+    return list(data)
+
+
+def evaluation_data(
+    model: Any, data: str, split: str = "test", fmt: str | None = None, columns: dict[int, str] | None = None
+) -> list[Any]:
+    """The sentences to score: a config's corpora (``.yaml``), a named corpus, or a data file."""
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    path = Path(data)
+    if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
+        from polytag.cli.config import build_corpora, load_and_resolve
+
+        resolved = load_and_resolve(path)
+        corpus, _ = build_corpora(resolved)
+        return _split_of(corpus, split, f"the corpora of {path}")
+    if not path.exists() and is_named_corpus(data):
+        return _split_of(named_corpus(data), split, data)
+    if not path.is_file():
+        raise UsageError(f"{data}: neither a data file, a config (.yaml) nor a named corpus")
+    kind = detect_format(path, fmt)
+    if kind == "text" and fmt in (None, "auto"):
+        kind = "column"  # files with gold labels and no telling extension (train.txt) are column files
+    if kind == "text":
+        raise UsageError(f"{data}: plain text has no gold labels; give a column, CoNLL-U or JSONL file")
+    if kind == "column" and columns is None:
+        columns = {0: "text", **{i + 1: layer.label_type for i, layer in enumerate(model_layers(model))}}
+    return list(iter_input(path, kind, columns))
+
+
+def _assign_tasks(model: Any, sentences: list[Any]) -> None:
+    """Give sentences without ``multitask_id`` the ids of the tasks whose gold layer the data has."""
+    tasks = getattr(model, "tasks", None)
+    if tasks is None:
+        return
+    present: set[str] = set()
+    for sentence in sentences:
+        present.update(sentence.annotation_layers)
+    wanted = [task for task, head in tasks.items() if head.label_type in present]
+    if not wanted:
+        expected = sorted({head.label_type for head in tasks.values()})
+        raise UsageError(
+            f"the data has none of the model's label types {expected}; "
+            f"it has {sorted(present) or 'no labels'}"
+        )
+    for sentence in sentences:
+        if not sentence.get_labels("multitask_id"):
+            for task in wanted:
+                sentence.add_label("multitask_id", task)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy of a report (NaN and infinities become None)."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (int, str, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return str(value)
+
+
+def result_to_dict(model: Any, result: Any, n_sentences: int) -> dict[str, Any]:
+    """The evaluation as JSON: main score, loss, and per task its head, label type and scores."""
+    layers = {layer.task: layer for layer in model_layers(model)}
+    per_task = getattr(result, "task_results", None)
+    if per_task is None:
+        only = next(iter(layers))
+        per_task = {only: (type(model).__name__, result)}
+    tasks = {}
+    for task, (head, task_result) in per_task.items():
+        layer = layers.get(task)
+        tasks[task] = {
+            "head": head,
+            "label_type": layer.label_type if layer else None,
+            "main_score": task_result.main_score,
+            "loss": task_result.loss,
+            "scores": _clean(task_result.scores),
+            "classification_report": _clean(task_result.classification_report),
+        }
+    return {"sentences": n_sentences, "main_score": result.main_score, "loss": result.loss, "tasks": tasks}
+
+
+def run_evaluate(
+    model_path: str | os.PathLike,
+    data: str,
+    split: str = "test",
+    fmt: str | None = None,
+    columns: dict[int, str] | None = None,
+    batch_size: int = 32,
+    as_json: bool = False,
+    out_path: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate and print the per-task report (or JSON); returns the JSON form."""
+    model = load_model(model_path)
+    sentences = evaluation_data(model, data, split, fmt, columns)
+    if not sentences:
+        raise UsageError(f"{data}: no sentences to evaluate")
+    _assign_tasks(model, sentences)
+    if getattr(model, "tasks", None) is None:
+        present = set()
+        for sentence in sentences:
+            present.update(sentence.annotation_layers)
+        if model.label_type not in present:
+            raise UsageError(
+                f"the data has no '{model.label_type}' labels (the model's label type); "
+                f"it has {sorted(present) or 'no labels'}"
+            )
+    kwargs: dict[str, Any] = {"mini_batch_size": batch_size}
+    if out_path and getattr(model, "tasks", None) is None:
+        kwargs["out_path"] = out_path
+    result = model.evaluate(sentences, gold_label_type=getattr(model, "label_type", None), **kwargs)
+    report = result_to_dict(model, result, len(sentences))
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{len(sentences)} sentences; main score {result.main_score:.4f}")
+        per_task = getattr(result, "task_results", None)
+        if per_task:
+            for task, (head, task_result) in per_task.items():
+                entry = report["tasks"][task]
+                print(f"\n=== {task} - {head} ({entry['label_type']}): {task_result.main_score:.4f}")
+                print(task_result.detailed_results)
+        else:
+            print(result.detailed_results)
+    return report
