@@ -38,6 +38,23 @@ log = logging.getLogger("polytag")
 STEP_RECORDS_PER_EPOCH = 100  # points of the batch-loss / learning-rate curves kept per epoch
 
 
+_FUSED_CAPABLE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+
+
+def fast_optimizer_kwargs(optimizer_cls: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Ask for PyTorch's fused kernel when the user chose no implementation.
+
+    On CPU the default (per-parameter loop) AdamW step over a 22M-parameter encoder costs as much as a
+    quarter of the forward and backward pass; the fused kernel is about five times faster and gives the
+    same update (the optimizer's own implementation switch, not ours).
+    """
+    if any(key in kwargs for key in ("fused", "foreach")) or not (
+        isinstance(optimizer_cls, type) and issubclass(optimizer_cls, _FUSED_CAPABLE)
+    ):
+        return dict(kwargs)
+    return {**kwargs, "fused": True}
+
+
 @dataclass
 class RunState:
     """Counters and histories of a run (JSON in checkpoints)."""
@@ -134,7 +151,9 @@ class TrainingRun:
 
         optimizer_cls = resolve_optimizer(config.optimizer, extras.optimizer_cls)
         groups = parameter_groups(model, config.learning_rate, config.decoder_learning_rate)
-        self.optimizer = optimizer_cls(groups, lr=config.learning_rate, **config.optimizer_kwargs)
+        self.optimizer = optimizer_cls(
+            groups, lr=config.learning_rate, **fast_optimizer_kwargs(optimizer_cls, config.optimizer_kwargs)
+        )
         self.schedule: Schedule = self._schedule()
         self.precision = Precision(self.device, config.use_amp)
         self.stepper = StepRunner(
