@@ -12,6 +12,7 @@ and each batch keeps its best time over ``--rounds``, to damp the noise of a sha
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -85,6 +86,7 @@ def interleaved(bare_step, our_step, bare_groups: list, our_groups: list, rounds
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--train-batch-size", type=int, default=16)
     parser.add_argument("--train-sentences", type=int, default=320)
@@ -158,6 +160,11 @@ def main() -> None:
           f"bare {bare_train_rate:8.1f} sent/s | polytag {our_train_rate:8.1f} sent/s | "
           f"ratio {our_train_rate / bare_train_rate:.3f}")
     print(f"load average after {os.getloadavg()}")
+    if args.json:
+        print(json.dumps({
+            "bare_predict_per_s": bare_rate, "polytag_embeddings_predict_per_s": our_rate,
+            "bare_train_per_s": bare_train_rate, "polytag_embeddings_train_per_s": our_train_rate,
+        }))
 
 
 if __name__ == "__main__":
