@@ -38,8 +38,8 @@ import json
 import os
 import tempfile
 import weakref
-from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,20 @@ def resolve_model_path(model: str | os.PathLike | None) -> str:
     if isinstance(model, os.PathLike) or text.startswith(("/", "./", "../", "~")) or os.sep + os.sep in text:
         raise ModelFileError(f"encoder folder not found: {path}")
     return text
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide transformers' per-load "Loading weights" bar (it would print once per model load)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _load_tokenizer(path: str, **kwargs: Any) -> Any:
@@ -178,7 +192,8 @@ class TransformerEmbeddings(torch.nn.Module):
         model_kwargs.update(kwargs)
         for options in (model_kwargs, tokenizer_kwargs):
             options.pop("trust_remote_code", None)  # never run code shipped with a model
-        encoder = AutoModel.from_pretrained(path, **model_kwargs)
+        with _quiet_loading():
+            encoder = AutoModel.from_pretrained(path, **model_kwargs)
         tokenizer = _load_tokenizer(path, **tokenizer_kwargs)
         self._setup(
             encoder, tokenizer, model=model_id, fine_tune=fine_tune, layers=layers, layer_mean=layer_mean,
