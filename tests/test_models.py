@@ -193,3 +193,20 @@ def test_load_in_bfloat16(word_embeddings, tmp_path) -> None:
     sentence = Sentence("Paris is nice".split())
     loaded.predict(sentence)
     assert len(sentence.get_labels("pos")) == 3
+
+
+def test_int8_quantized_load_predicts_like_fp32(word_embeddings, tmp_path) -> None:
+    corpus = make_corpus()
+    model = TokenClassifier(word_embeddings, corpus.make_label_dictionary("ner"), "ner")
+    train_steps(model, list(corpus.train), steps=25)
+    model.save(tmp_path / "m.pt")
+    quantized = TokenClassifier.load(tmp_path / "m.pt", quantize="int8")
+    quantized_layers = [
+        m for m in quantized.modules() if type(m).__module__.startswith("torch.ao.nn.quantized")
+    ]
+    assert quantized_layers and not any(type(m) is torch.nn.Linear for m in quantized.modules())
+    a, b = make_sentences(), make_sentences()
+    model.predict(a)
+    quantized.predict(b)
+    same = sum(str(x) == str(y) for x, y in zip(a, b))
+    assert same >= len(a) - 1

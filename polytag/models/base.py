@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,9 @@ class Model(torch.nn.Module):
         if quantize is not None:
             if quantize != "int8":
                 raise ValueError(f"quantize must be 'int8' or None, got {quantize!r}")
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            with warnings.catch_warnings():  # PyTorch marks its quantized tensor types as deprecated
+                warnings.simplefilter("ignore")
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         return model
 
 
