@@ -8,12 +8,15 @@ Sentences of one document are linked to their neighbours, which is what document
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from sys import intern
+from types import MappingProxyType
 from typing import Any, Union
 
 from polytag.data.tokenizer import Tokenizer, tokenize, whitespace_tokenize
 
 ARROW = " → "
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})  # shared by the many labels without metadata
 
 
 class Label:
@@ -33,7 +36,7 @@ class Label:
         self.typename = typename
         self.value = value
         self.score = score
-        self.metadata = metadata
+        self.metadata = metadata or _NO_METADATA
 
     def set_value(self, value: str, score: float = 1.0) -> None:
         self.value = value
@@ -334,7 +337,7 @@ class Sentence(DataPoint):
         position = 0
         for i, form in enumerate(forms):
             ws = 1 if whitespace_after is None else whitespace_after[i]
-            tokens.append(Token(form, position, ws, sentence, i + 1))
+            tokens.append(Token(intern(form), position, ws, sentence, i + 1))
             position += len(form) + ws
         sentence.tokens = tokens
         return sentence

@@ -8,6 +8,7 @@ already has a whole layer in text order can build the lists in one go. The resul
 from __future__ import annotations
 
 from collections.abc import Sequence
+from sys import intern
 
 from polytag.data import Label, Sentence
 
@@ -22,7 +23,7 @@ def add_token_layer(sentence: Sentence, layer: str, values: Sequence[str]) -> No
         return
     sentence_layer = []
     for token, value in zip(tokens, values):
-        label = Label(token, value, 1.0, layer)
+        label = Label(token, intern(value), 1.0, layer)
         token.annotation_layers[layer] = [label]
         sentence_layer.append(label)
     if sentence_layer:
