@@ -20,6 +20,7 @@ import torch
 from polytag.training import plots
 from polytag.training.checkpoint import load_checkpoint
 from polytag.training.interrupt import InterruptGuard, TrainingInterrupted
+from polytag.training.memory import release_free_memory
 from polytag.training.options import (
     RESUME_OVERRIDES,
     TrainingConfig,
@@ -307,6 +308,8 @@ class ModelTrainer:
                 run.sampler.advance()
                 clock.count(len(sentences))
                 progress.update(run.sampler.index, len(sentences), run.epoch_train_loss())
+                if run.device.type == "cpu":
+                    release_free_memory()
                 self._after_step(run, clock)
         finally:
             progress.close()
