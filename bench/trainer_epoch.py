@@ -119,15 +119,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one", choices=["fixed", "budget"])
     parser.add_argument("--train-limit", type=int, default=0)
-    parser.add_argument("--budget", type=int, default=0, help="tokens per batch (default 16 x mean length)")
+    parser.add_argument(
+        "--budget", type=int, default=0, help="subtokens per batch (default 16 x mean subtoken length)"
+    )
     args = parser.parse_args()
     if args.one:
         budget = args.budget
         if args.one == "budget" and not budget:
             from polytag.datasets import UD_ENGLISH
+            from polytag.embeddings import TransformerWordEmbeddings
 
             train = list(UD_ENGLISH().train)[: args.train_limit or None]
-            budget = int(16 * sum(len(s) for s in train) / len(train))
+            budget = int(16 * TransformerWordEmbeddings().subtoken_lengths(train).mean())
         print(json.dumps(one_run(args.one, args.train_limit, budget)))
         return
     load_before = os.getloadavg()

@@ -59,15 +59,36 @@ _COUNT_CACHE_LIMIT = 2_000_000
 _DOCSTART = "-DOCSTART-"
 # encoders whose position ids start after the padding index, so they accept two positions fewer than
 # max_position_embeddings says (only used when the tokenizer does not state its own limit)
-_PADDING_OFFSET_MODEL_TYPES = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer",
-                               "data2vec-text", "xmod", "roberta-prelayernorm"}
+_PADDING_OFFSET_MODEL_TYPES = {
+    "roberta",
+    "xlm-roberta",
+    "xlm-roberta-xl",
+    "camembert",
+    "longformer",
+    "data2vec-text",
+    "xmod",
+    "roberta-prelayernorm",
+}
 # Flair options that have no effect here: polytag adds no [FLERT] separator token to the vocabulary, never
 # pads to the full window, and places the module with ``.to(device)`` like any torch module
 _IGNORED_FLAIR_OPTIONS = ("use_context_separator", "force_max_length", "needs_manual_ocr", "force_device")
-_CONFIG_KEYS = ("model", "fine_tune", "layers", "layer_mean", "subtoken_pooling", "is_token_embedding",
-                "is_document_embedding", "cls_pooling", "use_context", "context_dropout",
-                "respect_document_boundaries", "allow_long_sentences", "model_max_length", "window_stride",
-                "name")
+_CONFIG_KEYS = (
+    "model",
+    "fine_tune",
+    "layers",
+    "layer_mean",
+    "subtoken_pooling",
+    "is_token_embedding",
+    "is_document_embedding",
+    "cls_pooling",
+    "use_context",
+    "context_dropout",
+    "respect_document_boundaries",
+    "allow_long_sentences",
+    "model_max_length",
+    "window_stride",
+    "name",
+)
 
 
 class EmbeddingConfigError(PolytagError, ValueError):
@@ -196,12 +217,23 @@ class TransformerEmbeddings(torch.nn.Module):
             encoder = AutoModel.from_pretrained(path, **model_kwargs)
         tokenizer = _load_tokenizer(path, **tokenizer_kwargs)
         self._setup(
-            encoder, tokenizer, model=model_id, fine_tune=fine_tune, layers=layers, layer_mean=layer_mean,
-            subtoken_pooling=subtoken_pooling, is_token_embedding=is_token_embedding,
-            is_document_embedding=is_document_embedding, cls_pooling=cls_pooling, use_context=use_context,
-            context_dropout=context_dropout, respect_document_boundaries=respect_document_boundaries,
-            allow_long_sentences=allow_long_sentences, model_max_length=model_max_length,
-            window_stride=window_stride, name=name,
+            encoder,
+            tokenizer,
+            model=model_id,
+            fine_tune=fine_tune,
+            layers=layers,
+            layer_mean=layer_mean,
+            subtoken_pooling=subtoken_pooling,
+            is_token_embedding=is_token_embedding,
+            is_document_embedding=is_document_embedding,
+            cls_pooling=cls_pooling,
+            use_context=use_context,
+            context_dropout=context_dropout,
+            respect_document_boundaries=respect_document_boundaries,
+            allow_long_sentences=allow_long_sentences,
+            model_max_length=model_max_length,
+            window_stride=window_stride,
+            name=name,
         )
 
     # -- construction ------------------------------------------------------------------------------
@@ -402,11 +434,22 @@ class TransformerEmbeddings(torch.nn.Module):
         torch.nn.Module.__init__(module)
         settings = {key: config[key] for key in _CONFIG_KEYS if key in config}
         settings.setdefault("model", DEFAULT_MODEL_ID)
-        defaults = {"fine_tune": True, "layers": "-1", "layer_mean": False, "subtoken_pooling": "first",
-                    "is_token_embedding": True, "is_document_embedding": False, "cls_pooling": "cls",
-                    "use_context": False, "context_dropout": 0.5, "respect_document_boundaries": True,
-                    "allow_long_sentences": True, "model_max_length": None, "window_stride": None,
-                    "name": None}
+        defaults = {
+            "fine_tune": True,
+            "layers": "-1",
+            "layer_mean": False,
+            "subtoken_pooling": "first",
+            "is_token_embedding": True,
+            "is_document_embedding": False,
+            "cls_pooling": "cls",
+            "use_context": False,
+            "context_dropout": 0.5,
+            "respect_document_boundaries": True,
+            "allow_long_sentences": True,
+            "model_max_length": None,
+            "window_stride": None,
+            "name": None,
+        }
         for key, value in defaults.items():
             settings.setdefault(key, value)
         module._setup(encoder, tokenizer, **settings)
@@ -437,13 +480,27 @@ class TransformerEmbeddings(torch.nn.Module):
                 cache.clear()
                 self._empty_words.clear()
                 new = list(wanted)
-            encoded = self.tokenizer([[w] for w in new], is_split_into_words=True, add_special_tokens=False,
-                                     verbose=False)["input_ids"]
+            encoded = self.tokenizer(
+                [[w] for w in new], is_split_into_words=True, add_special_tokens=False, verbose=False
+            )["input_ids"]
             for word, ids in zip(new, encoded):
                 cache[word] = len(ids)
                 if not ids:
                     self._empty_words.add(word)
         return cache
+
+    def subtoken_lengths(self, sentences: Sequence[Sentence]) -> np.ndarray:
+        """Number of subtokens of each sentence (without context or special tokens).
+
+        What batching should count: one word can be hundreds of subtokens (a line of dashes, a URL),
+        and the encoder's memory and time follow subtokens, not words.
+        """
+        counts = self._count_subtokens(t.form for s in sentences for t in s.tokens)
+        return np.fromiter(
+            (sum(max(counts[t.form], 1) for t in s.tokens) for s in sentences),
+            dtype=np.int64,
+            count=len(sentences),
+        )
 
     def _replace_empty(self, words: list[str]) -> list[str]:
         empty = self._empty_words
@@ -509,8 +566,9 @@ class TransformerEmbeddings(torch.nn.Module):
             return []
         words = self._replace_empty(candidates)
         counts = self._subtoken_counts
-        sizes = np.fromiter((counts[w] for w in (reversed(words) if from_end else words)), dtype=np.int64,
-                            count=len(words))
+        sizes = np.fromiter(
+            (counts[w] for w in (reversed(words) if from_end else words)), dtype=np.int64, count=len(words)
+        )
         keep = int(np.searchsorted(np.cumsum(np.maximum(sizes, 1)), budget, side="right"))
         if keep == 0:
             return []
@@ -530,9 +588,16 @@ class TransformerEmbeddings(torch.nn.Module):
         else:
             full, left_sizes = words, np.zeros(batch, dtype=np.int64)
 
-        encoding = self.tokenizer(full, is_split_into_words=True, return_tensors="pt", padding=True,
-                                  truncation=False, verbose=False, return_token_type_ids=False,
-                                  padding_side="right")
+        encoding = self.tokenizer(
+            full,
+            is_split_into_words=True,
+            return_tensors="pt",
+            padding=True,
+            truncation=False,
+            verbose=False,
+            return_token_type_ids=False,
+            padding_side="right",
+        )
         input_ids: torch.Tensor = encoding["input_ids"]
         attention_mask: torch.Tensor = encoding["attention_mask"]
         width = input_ids.shape[1]
@@ -560,8 +625,14 @@ class TransformerEmbeddings(torch.nn.Module):
         key = rows * n_tokens + token_index[rows, cols]
         source = flat_position[rows, cols]
         return {
-            "batch": batch, "n_tokens": n_tokens, "n_words": n_words, "input_ids": input_ids,
-            "attention_mask": attention_mask, "rows": rows, "key": key, "source": source,
+            "batch": batch,
+            "n_tokens": n_tokens,
+            "n_words": n_words,
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "rows": rows,
+            "key": key,
+            "source": source,
             "cls_source": cls_source,
         }
 
@@ -600,7 +671,7 @@ class TransformerEmbeddings(torch.nn.Module):
                 starts = np.minimum(np.arange(count, dtype=np.int64) * stride, content - room)
             else:
                 starts = np.zeros(1, dtype=np.int64)
-                in_sentence[row, prefix + room:] = False
+                in_sentence[row, prefix + room :] = False
             head = np.arange(prefix, dtype=np.int64)
             body = prefix + np.arange(room, dtype=np.int64)
             tail = length - suffix + np.arange(suffix, dtype=np.int64)
@@ -610,8 +681,8 @@ class TransformerEmbeddings(torch.nn.Module):
             positions = np.arange(content, dtype=np.int64)
             centres = starts + (room - 1) / 2.0
             best = np.abs(positions[:, None] - centres[None, :]).argmin(axis=1)
-            piece_of[row, prefix:prefix + content] = piece + best
-            offset_in_piece[row, prefix:prefix + content] = prefix + positions - starts[best]
+            piece_of[row, prefix : prefix + content] = piece + best
+            offset_in_piece[row, prefix : prefix + content] = prefix + positions - starts[best]
             last_piece[row] = piece + len(starts) - 1
         n_pieces = len(piece_rows)
         piece_lengths = np.fromiter(map(len, piece_columns), dtype=np.int64, count=n_pieces)
@@ -636,8 +707,12 @@ class TransformerEmbeddings(torch.nn.Module):
         device = self.device
         input_ids = input_ids.to(device)
         attention_mask = attention_mask.to(device)
-        output = self.model(input_ids=input_ids, attention_mask=attention_mask,
-                            output_hidden_states=self._all_hidden, return_dict=True)
+        output = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            output_hidden_states=self._all_hidden,
+            return_dict=True,
+        )
         if not self._all_hidden:
             return output.last_hidden_state
         chosen = [output.hidden_states[i] for i in self.layer_indexes]
@@ -656,11 +731,13 @@ class TransformerEmbeddings(torch.nn.Module):
             dtype = next(self.model.parameters()).dtype
             return EmbeddingBatch(
                 torch.zeros(0, 0, self.embedding_length, device=device, dtype=dtype)
-                if self.is_token_embedding else None,
+                if self.is_token_embedding
+                else None,
                 torch.zeros(0, dtype=torch.long),
                 torch.zeros(0, 0, dtype=torch.bool, device=device),
                 torch.zeros(0, self.document_embedding_length, device=device, dtype=dtype)
-                if self.is_document_embedding else None,
+                if self.is_document_embedding
+                else None,
             )
         plan = self._plan(sentences)
         n_tokens = plan["n_tokens"]
@@ -669,10 +746,12 @@ class TransformerEmbeddings(torch.nn.Module):
             hidden = self._hidden_states(plan["input_ids"], plan["attention_mask"])
             hidden = hidden.reshape(-1, hidden.shape[-1])
             indexes = self._indexes_on_device(plan, device)
-            token_embeddings = self._pool_tokens(hidden, indexes, batch, n_tokens) \
-                if self.is_token_embedding else None
-            document_embeddings = self._pool_document(hidden, indexes, batch) \
-                if self.is_document_embedding else None
+            token_embeddings = (
+                self._pool_tokens(hidden, indexes, batch, n_tokens) if self.is_token_embedding else None
+            )
+            document_embeddings = (
+                self._pool_document(hidden, indexes, batch) if self.is_document_embedding else None
+            )
         lengths = torch.from_numpy(plan["n_words"])
         mask = torch.arange(n_tokens, device=device)[None, :] < lengths.to(device)[:, None]
         return EmbeddingBatch(token_embeddings, lengths, mask, document_embeddings)
@@ -772,8 +851,10 @@ class TransformerEmbeddings(torch.nn.Module):
         return None if stored is None else stored[1]
 
     def extra_repr(self) -> str:
-        return (f"name={self.name!r}, layers={self.layers!r}, subtoken_pooling={self.subtoken_pooling!r}, "
-                f"fine_tune={self.fine_tune}, context={self.context_length}")
+        return (
+            f"name={self.name!r}, layers={self.layers!r}, subtoken_pooling={self.subtoken_pooling!r}, "
+            f"fine_tune={self.fine_tune}, context={self.context_length}"
+        )
 
 
 class TransformerWordEmbeddings(TransformerEmbeddings):
@@ -787,8 +868,12 @@ class TransformerWordEmbeddings(TransformerEmbeddings):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("is_token_embedding", True)
-        super().__init__(model, is_document_embedding=is_document_embedding,
-                         allow_long_sentences=allow_long_sentences, **kwargs)
+        super().__init__(
+            model,
+            is_document_embedding=is_document_embedding,
+            allow_long_sentences=allow_long_sentences,
+            **kwargs,
+        )
 
 
 class TransformerDocumentEmbeddings(TransformerEmbeddings):
@@ -803,8 +888,9 @@ class TransformerDocumentEmbeddings(TransformerEmbeddings):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("is_document_embedding", True)
-        super().__init__(model, layers=layers, layer_mean=layer_mean, is_token_embedding=is_token_embedding,
-                         **kwargs)
+        super().__init__(
+            model, layers=layers, layer_mean=layer_mean, is_token_embedding=is_token_embedding, **kwargs
+        )
 
 
 def _embedding_classes() -> tuple[type[TransformerEmbeddings], ...]:

@@ -6,7 +6,7 @@ position (epoch, batches done) to continue exactly where a run stopped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -128,7 +128,8 @@ class BatchPlan:
     """The batches (index arrays into the training data) of each epoch.
 
     With ``max_tokens_per_batch`` the batches are built by token budget with length bucketing
-    (``mini_batch_size`` is then not used); otherwise they hold ``mini_batch_size`` sentences.
+    (``mini_batch_size`` is then not used); otherwise they hold ``mini_batch_size`` sentences. Lengths
+    come from ``length_fn`` (the encoder's subtoken counts) when given, else they are word counts.
     """
 
     def __init__(
@@ -137,8 +138,10 @@ class BatchPlan:
         sampler: ShuffleSampler,
         mini_batch_size: int,
         max_tokens_per_batch: int | None = None,
+        length_fn: Callable[[Sequence[Any]], np.ndarray] | None = None,
     ) -> None:
         self.data = data
+        self.length_fn = length_fn
         self.sampler = sampler
         self.mini_batch_size = mini_batch_size
         self.max_tokens = max_tokens_per_batch
@@ -147,7 +150,10 @@ class BatchPlan:
 
     def lengths(self) -> np.ndarray:
         if self._lengths is None:
-            self._lengths = np.fromiter((len(s) for s in self.data), dtype=np.int64, count=len(self.data))
+            if self.length_fn is not None:
+                self._lengths = np.asarray(self.length_fn(list(self.data)), dtype=np.int64)
+            else:
+                self._lengths = np.fromiter((len(s) for s in self.data), dtype=np.int64, count=len(self.data))
         return self._lengths
 
     def batches(self, epoch: int) -> list[np.ndarray]:

@@ -38,6 +38,12 @@ log = logging.getLogger("polytag")
 STEP_RECORDS_PER_EPOCH = 100  # points of the batch-loss / learning-rate curves kept per epoch
 
 
+def subtoken_counter(model: Any) -> Any:
+    """What a token budget counts: the (first) encoder's subtokens, or words for a model without one."""
+    encoders = model.embedding_modules() if hasattr(model, "embedding_modules") else []
+    return getattr(encoders[0], "subtoken_lengths", None) if encoders else None
+
+
 _FUSED_CAPABLE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 
 
@@ -146,7 +152,13 @@ class TrainingRun:
             len(self.data), sampler_seed, config.shuffle, config.shuffle_first_epoch, weights
         )
         self.sampler.epoch = config.start_epoch + 1
-        self.plan = BatchPlan(self.data, self.sampler, config.mini_batch_size, config.max_tokens_per_batch)
+        self.plan = BatchPlan(
+            self.data,
+            self.sampler,
+            config.mini_batch_size,
+            config.max_tokens_per_batch,
+            subtoken_counter(model),
+        )
         self.eval_splits = self._evaluation_splits(sampler_seed)
 
         optimizer_cls = resolve_optimizer(config.optimizer, extras.optimizer_cls)
@@ -201,8 +213,12 @@ class TrainingRun:
         if config.schedule == "anneal":
             mode = "max" if "dev" in self.eval_splits and not config.anneal_against_dev_loss else "min"
             return AnnealOnPlateau(
-                self.optimizer, config.anneal_factor, config.patience, config.min_learning_rate,
-                config.initial_extra_patience, mode,
+                self.optimizer,
+                config.anneal_factor,
+                config.patience,
+                config.min_learning_rate,
+                config.initial_extra_patience,
+                mode,
             )
         return ConstantSchedule()
 
@@ -291,7 +307,9 @@ class TrainingRun:
 
     def save_checkpoint(self) -> Path:
         path = save_checkpoint(
-            self.checkpoint_root, checkpoint_name(self.state.global_step), self.checkpoint_data(),
+            self.checkpoint_root,
+            checkpoint_name(self.state.global_step),
+            self.checkpoint_data(),
             keep=self.config.keep_checkpoints,
         )
         log.info("saved checkpoint %s (epoch %d, step %d)", path, self.sampler.epoch, self.state.global_step)
