@@ -20,7 +20,7 @@ import torch
 from polytag.training import plots
 from polytag.training.checkpoint import load_checkpoint
 from polytag.training.interrupt import InterruptGuard, TrainingInterrupted
-from polytag.training.memory import release_free_memory
+from polytag.training.memory import TRIM_EVERY_STEPS, release_free_memory
 from polytag.training.options import (
     RESUME_OVERRIDES,
     TrainingConfig,
@@ -308,7 +308,7 @@ class ModelTrainer:
                 run.sampler.advance()
                 clock.count(len(sentences))
                 progress.update(run.sampler.index, len(sentences), run.epoch_train_loss())
-                if run.device.type == "cpu":
+                if run.device.type == "cpu" and run.sampler.index % TRIM_EVERY_STEPS == 0:
                     release_free_memory()
                 self._after_step(run, clock)
         finally:
