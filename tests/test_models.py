@@ -210,3 +210,20 @@ def test_int8_quantized_load_predicts_like_fp32(word_embeddings, tmp_path) -> No
     quantized.predict(b)
     same = sum(str(x) == str(y) for x, y in zip(a, b))
     assert same >= len(a) - 1
+
+
+def test_custom_prototypical_decoder_survives_save_and_load(word_embeddings, tmp_path) -> None:
+    from polytag.nn import PrototypicalDecoder
+
+    corpus = make_corpus()
+    labels = corpus.make_label_dictionary("pos")
+    decoder = PrototypicalDecoder(len(labels), word_embeddings.embedding_length, distance_function="cosine")
+    model = TokenClassifier(word_embeddings, labels, "pos", decoder=decoder)
+    train_steps(model, list(corpus.train), steps=5)
+    model.save(tmp_path / "proto.pt")
+    loaded = TokenClassifier.load(tmp_path / "proto.pt")
+    assert type(loaded.decoder).__name__ == "PrototypicalDecoder"
+    a, b = make_sentences(), make_sentences()
+    model.predict(a)
+    loaded.predict(b)
+    assert [str(s) for s in a] == [str(s) for s in b]

@@ -22,6 +22,7 @@ from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.errors import ModelFileError
 from polytag.evaluation import Result, evaluate_items
 from polytag.io import get_model_class, load_model_file, save_model_file
+from polytag.nn.decoder import decoder_config
 
 log = logging.getLogger("polytag")
 
@@ -291,6 +292,18 @@ class Classifier(Model):
 
     def _head_config(self) -> dict[str, Any]:
         return {}
+
+    def _custom_decoder(self) -> dict[str, Any]:
+        """The decoder's settings when it is not the default linear layer (e.g. a PrototypicalDecoder)."""
+        decoder = getattr(self, "decoder", None)
+        if decoder is None or type(decoder) is torch.nn.Linear:
+            return {}
+        described = decoder_config(decoder)
+        if described is None:
+            raise ModelFileError(
+                f"cannot save a {type(decoder).__name__} decoder: it does not describe itself"
+            )
+        return {"decoder": described}
 
     @classmethod
     def _from_config(cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]) -> Classifier:

@@ -5,5 +5,11 @@ from polytag.nn.candidates import CandidateGenerator
 
 EntityLinker = SpanClassifier  # Flair's older name
 
-__all__ = ["CandidateGenerator", "EntityLinker", "SpanClassifier", "SpanClassifierError", "SpanScores",
-           "entity_name"]
+__all__ = [
+    "CandidateGenerator",
+    "EntityLinker",
+    "SpanClassifier",
+    "SpanClassifierError",
+    "SpanScores",
+    "entity_name",
+]

@@ -152,8 +152,9 @@ class SpanClassifier(Classifier):
         if isinstance(decoder, dict):
             decoder = decoder_from_config(decoder)
         if decoder is None:
-            decoder = PrototypicalDecoder(len(label_dictionary), self.span_embedding_size,
-                                          distance_function="dot_product")
+            decoder = PrototypicalDecoder(
+                len(label_dictionary), self.span_embedding_size, distance_function="dot_product"
+            )
             torch.nn.init.zeros_(decoder.prototype_vectors)
         self.decoder = decoder
         self._check_decoder()
@@ -168,14 +169,18 @@ class SpanClassifier(Classifier):
         self.dropout_rate = float(dropout)
         self.dropout = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
         name_width = embeddings.embedding_length * (2 if name_pooling == "first_last" else 1)
-        self.name_projection = (torch.nn.Linear(name_width, self._vector_size()) if self.use_entity_names
-                                else None)
+        self.name_projection = (
+            torch.nn.Linear(name_width, self._vector_size()) if self.use_entity_names else None
+        )
         if self.name_projection is not None:
             self._init_name_projection(name_width)
         self.prior_weight = torch.nn.Parameter(torch.ones(1)) if self.use_prior else None
         self.document_context = bool(document_context)
-        self.context_projection = (torch.nn.Linear(embeddings.embedding_length, self._vector_size())
-                                   if self.document_context else None)
+        self.context_projection = (
+            torch.nn.Linear(embeddings.embedding_length, self._vector_size())
+            if self.document_context
+            else None
+        )
         if self.context_projection is not None:
             torch.nn.init.zeros_(self.context_projection.weight)
             torch.nn.init.zeros_(self.context_projection.bias)
@@ -191,8 +196,9 @@ class SpanClassifier(Classifier):
         weight = self.name_projection.weight
         torch.nn.init.zeros_(self.name_projection.bias)
         size = self._vector_size()
-        encoder_space = not (isinstance(self.decoder, PrototypicalDecoder)
-                             and self.decoder.metric_space_decoder is not None)
+        encoder_space = not (
+            isinstance(self.decoder, PrototypicalDecoder) and self.decoder.metric_space_decoder is not None
+        )
         if encoder_space and size % name_width == 0:
             with torch.no_grad():
                 weight.copy_(torch.eye(name_width).repeat(size // name_width, 1))
@@ -324,7 +330,7 @@ class SpanClassifier(Classifier):
         try:
             with torch.no_grad():
                 for k in range(0, len(order), _NAME_BATCH):
-                    chunk = [sentences[i] for i in order[k:k + _NAME_BATCH]]
+                    chunk = [sentences[i] for i in order[k : k + _NAME_BATCH]]
                     batch = embeddings.forward_batch(chunk)
                     tokens = batch.token_embeddings
                     if pooling == "first":
@@ -333,8 +339,10 @@ class SpanClassifier(Classifier):
                         mask = batch.mask.unsqueeze(-1).to(tokens.dtype)
                         pooled = (tokens * mask).sum(1) / mask.sum(1).clamp_min(1.0)
                         if pooling == "first_last":
-                            last = tokens[torch.arange(len(chunk), device=tokens.device),
-                                          (batch.lengths - 1).clamp_min(0).to(tokens.device)]
+                            last = tokens[
+                                torch.arange(len(chunk), device=tokens.device),
+                                (batch.lengths - 1).clamp_min(0).to(tokens.device),
+                            ]
                             pooled = torch.cat([tokens[:, 0], last], dim=-1)
                     pieces.append(pooled)
         finally:
@@ -398,9 +406,7 @@ class SpanClassifier(Classifier):
         return len(missing)
 
     # -- scores --------------------------------------------------------------------------------------------
-    def _candidate_table(
-        self, spans: list[Span]
-    ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    def _candidate_table(self, spans: list[Span]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """Per span its candidates (ids into a batch-local entity list), log prior shares and gold column."""
         generator = self.candidates
         assert generator is not None
@@ -413,8 +419,11 @@ class SpanClassifier(Classifier):
         for i, span in enumerate(spans):
             ids, priors, total = generator.lookup_ids(span.text)
             names = [all_entities[j] for j in ids.tolist()]
-            shares = np.log(np.maximum(priors / total, _MIN_SHARE)) if total > 0 else np.full(
-                len(names), math.log(_MIN_SHARE), dtype=np.float32)
+            shares = (
+                np.log(np.maximum(priors / total, _MIN_SHARE))
+                if total > 0
+                else np.full(len(names), math.log(_MIN_SHARE), dtype=np.float32)
+            )
             value = self._gold_value(span)
             if value is not None:
                 if value in names:
@@ -430,8 +439,8 @@ class SpanClassifier(Classifier):
         ids_array = np.full((len(spans), width), -1, dtype=np.int64)
         prior_array = np.zeros((len(spans), width), dtype=np.float32)
         for i, (r, p) in enumerate(zip(rows_ids, rows_prior)):
-            ids_array[i, :len(r)] = r
-            prior_array[i, :len(p)] = p
+            ids_array[i, : len(r)] = r
+            prior_array[i, : len(p)] = p
         return list(local), ids_array, prior_array, gold
 
     def _logits(self, sentences: list[Sentence], batch: EmbeddingBatch) -> SpanScores:
@@ -448,8 +457,9 @@ class SpanClassifier(Classifier):
             scores = encoded.new_full(ids.shape, float("-inf"))
             return SpanScores(spans, scores, gold, ids, entities)
         index = self.label_dictionary.item2idx
-        entity_labels = torch.tensor([index.get(e, -1) if e != UNK else -1 for e in entities],
-                                     dtype=torch.long, device=device)
+        entity_labels = torch.tensor(
+            [index.get(e, -1) if e != UNK else -1 for e in entities], dtype=torch.long, device=device
+        )
         label_ids = entity_labels[ids.clamp_min(0)].masked_fill(~valid, -1)
         if self.training and self.prototype_dropout > 0:
             dropped = torch.rand(label_ids.shape, device=device) < self.prototype_dropout
@@ -522,8 +532,9 @@ class SpanClassifier(Classifier):
                     span.add_label(label_name, name, float(row[k]))
             return
         best_p, best = probs.max(dim=-1)
-        for span, ok, k, p, i in zip(logits.spans, has_candidate.tolist(), best.tolist(), best_p.tolist(),
-                                     range(len(logits.spans))):
+        for span, ok, k, p, i in zip(
+            logits.spans, has_candidate.tolist(), best.tolist(), best_p.tolist(), range(len(logits.spans))
+        ):
             if ok:
                 span.add_label(label_name, names[ids[i][k]] if ids is not None else names[k], p)
 
@@ -568,8 +579,15 @@ class SpanClassifier(Classifier):
                 sentence.remove_labels(name)
         if not with_spans:
             return (torch.zeros(()), 0) if return_loss else None
-        return super().predict(with_spans, mini_batch_size, return_probabilities_for_all_classes, verbose,
-                               label_name, return_loss, embedding_storage_mode)
+        return super().predict(
+            with_spans,
+            mini_batch_size,
+            return_probabilities_for_all_classes,
+            verbose,
+            label_name,
+            return_loss,
+            embedding_storage_mode,
+        )
 
     def evaluate(
         self,
@@ -589,8 +607,9 @@ class SpanClassifier(Classifier):
         and candidate recall@k when the model has candidates."""
         sentences = as_sentence_list(data_points)
         gold_label_type = gold_label_type or self.label_type
-        outcome = self.predict(sentences, mini_batch_size=mini_batch_size, label_name=PREDICTED,
-                               return_loss=return_loss)
+        outcome = self.predict(
+            sentences, mini_batch_size=mini_batch_size, label_name=PREDICTED, return_loss=return_loss
+        )
         excluded = set(exclude_labels)
         gold = [item for item in self._items(sentences, gold_label_type, 0) if item[-1] not in excluded]
         predicted = [item for item in self._items(sentences, PREDICTED, 0) if item[-1] not in excluded]
@@ -611,8 +630,12 @@ class SpanClassifier(Classifier):
         seen = {item for item in self.label_dictionary.idx2item if item != UNK}
         loss = float(outcome[0]) / max(outcome[1], 1) if return_loss and outcome is not None else None
         return evaluate_linking(
-            gold, predicted, candidates=candidates, seen_entities=seen,
-            main_metric=main_evaluation_metric or ("micro avg", "f1-score"), loss=loss,
+            gold,
+            predicted,
+            candidates=candidates,
+            seen_entities=seen,
+            main_metric=main_evaluation_metric or ("micro avg", "f1-score"),
+            loss=loss,
         )
 
     def evaluate_splits(
@@ -627,8 +650,10 @@ class SpanClassifier(Classifier):
         ``result.scores`` holds each split's score under its name and ``"macro_avg"``, and
         ``result.split_results`` the full per-split results.
         """
-        results = {name: self.evaluate(data, main_evaluation_metric=main_evaluation_metric, **kwargs)
-                   for name, data in splits.items()}
+        results = {
+            name: self.evaluate(data, main_evaluation_metric=main_evaluation_metric, **kwargs)
+            for name, data in splits.items()
+        }
         if not results:
             raise SpanClassifierError("evaluate_splits needs at least one split")
         macro = sum(r.main_score for r in results.values()) / len(results)

@@ -11,6 +11,7 @@ from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.io import register_model_class
 from polytag.models.base import Classifier
 from polytag.models.token_classifier import IGNORE
+from polytag.nn.decoder import decoder_from_config
 
 
 @register_model_class
@@ -35,6 +36,8 @@ class TextClassifier(Classifier):
         self.multi_label_threshold = multi_label_threshold
         self.dropout_rate = dropout
         self.dropout = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
+        if isinstance(decoder, dict):  # from a model file: a described decoder (e.g. prototypical)
+            decoder = decoder_from_config(decoder)
         self.decoder = (
             decoder
             if decoder is not None
@@ -112,4 +115,5 @@ class TextClassifier(Classifier):
             "multi_label": self.multi_label,
             "multi_label_threshold": self.multi_label_threshold,
             "dropout": self.dropout_rate,
+            **self._custom_decoder(),
         }

@@ -11,6 +11,7 @@ from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.io import register_model_class
 from polytag.models.base import Classifier
 from polytag.nn.bioes import make_bioes_dictionary, span_types, spans_to_tag_ids, tags_to_spans
+from polytag.nn.decoder import decoder_from_config
 
 IGNORE = -100
 
@@ -53,6 +54,8 @@ class TokenClassifier(Classifier):
         self.evaluation_kind = "span" if self.predict_spans else "token"
         self.dropout_rate = dropout
         self.dropout = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
+        if isinstance(decoder, dict):  # from a model file: a described decoder (e.g. prototypical)
+            decoder = decoder_from_config(decoder)
         self.decoder = (
             decoder
             if decoder is not None
@@ -159,4 +162,4 @@ class TokenClassifier(Classifier):
 
     # -- model file --------------------------------------------------------------------------------
     def _head_config(self) -> dict[str, Any]:
-        return {"span_encoding": self.span_encoding, "dropout": self.dropout_rate}
+        return {"span_encoding": self.span_encoding, "dropout": self.dropout_rate, **self._custom_decoder()}
