@@ -345,3 +345,67 @@ def test_evaluate_splits_gives_each_split_and_the_macro_average(
     assert result.scores["aida-b"] == 1.0 and result.scores["cweb"] == 0.0
     assert result.main_score == result.scores["macro_avg"] == 0.5
     assert set(result.split_results) == {"aida-b", "cweb"} and "macro avg" in result.detailed_results
+
+
+# -- the tutorial programs under examples/ (tiny encoder, small shares of the shared corpora) -------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(name: str, tmp_path: Path, encoder: Path, datasets: Path | None, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "POLYTAG_EXAMPLE_ENCODER": str(encoder), "HF_HUB_OFFLINE": "1",
+                   "POLYTAG_EXAMPLE_OUTPUT": str(tmp_path / "model"), "OMP_NUM_THREADS": "1", **env}
+    if datasets is not None:
+        environment["POLYTAG_DATASETS"] = str(datasets)
+    proc = subprocess.run([sys.executable, str(REPO / "examples" / name)], capture_output=True, text=True,
+                          env=environment, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def zelda_root(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
+    """A datasets root in ZELDA's layout, written by the benchmark's --write-zelda step."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("zelda-root")
+    subprocess.run([sys.executable, str(REPO / "bench" / "aida_nel.py"), "--write-zelda", str(root),
+                    "--data", str(shared_datasets)], check=True, capture_output=True, timeout=300)
+    assert (root / "zelda" / "train_data" / "zelda_train.conll").is_file()
+    return root
+
+
+def test_span_zelda_example(tmp_path: Path, tiny_encoder_dir: Path, zelda_root: Path) -> None:
+    out = _run("span_zelda.py", tmp_path, tiny_encoder_dir, zelda_root, POLYTAG_EXAMPLE_FRACTION="0.02")
+    line = next(x for x in out.splitlines() if x.startswith("Sentence[10]"))
+    assert line.startswith('Sentence[10]: "JAPAN beat CHINA in the Asian Cup in Beirut ." → ["JAPAN"/')
+    assert "DEV : loss" in (tmp_path / "model" / "training.log").read_text()
+
+
+def test_span_column_corpus_example(tmp_path: Path, tiny_encoder_dir: Path) -> None:
+    out = _run("span_column_corpus.py", tmp_path, tiny_encoder_dir, None)
+    assert "Corpus: 8 train + 8 dev + 8 test sentences" in out
+    line = next(x for x in out.splitlines() if x.startswith("Sentence[6]"))
+    assert '"Sam Houston"/' in line and '"Washington"/' in line
+
+
+def test_span_in_memory_example(tmp_path: Path, tiny_encoder_dir: Path) -> None:
+    out = _run("span_in_memory.py", tmp_path, tiny_encoder_dir, None)
+    assert "Corpus: 12 train + 3 dev + 3 test sentences" in out
+    assert "Results (6 gold mentions, 6 predicted)" in out
+
+
+def test_span_ner_nel_multitask_example(tmp_path: Path, tiny_encoder_dir: Path, zelda_root: Path) -> None:
+    out = _run("span_ner_nel_multitask.py", tmp_path, tiny_encoder_dir, zelda_root,
+               POLYTAG_EXAMPLE_FRACTION="0.01")
+    part1 = (tmp_path / "model" / "part1" / "training.log").read_text()
+    assert "Task_0 - SequenceTagger" in part1 and "Task_1 - SpanClassifier" in part1
+    part2 = (tmp_path / "model" / "part2" / "training.log").read_text()
+    assert "Task_1 - SpanClassifier" in part2
+    lines = [x for x in out.splitlines() if x.startswith("[")]
+    assert len(lines) == 2  # the predicted ner spans, then their links
