@@ -89,15 +89,30 @@ def subset(data: list[Sentence], fraction: float, seed: int) -> list[Sentence]:
 
 
 def encoder(args: argparse.Namespace, fine_tune: bool) -> TransformerWordEmbeddings:
-    return TransformerWordEmbeddings(args.encoder, fine_tune=fine_tune, use_context=args.context,
-                                     context_dropout=0.0 if not fine_tune else 0.5)
+    return TransformerWordEmbeddings(
+        args.encoder,
+        fine_tune=fine_tune,
+        use_context=args.context,
+        context_dropout=0.0 if not fine_tune else 0.5,
+    )
 
 
-def linker(args: argparse.Namespace, embeddings: TransformerWordEmbeddings, dictionary: Dictionary,
-           candidates: CandidateGenerator, span_label_type: str | None = None) -> SpanClassifier:
-    return SpanClassifier(embeddings, dictionary, label_type="nel", span_label_type=span_label_type,
-                          candidates=candidates, document_context=args.document_context,
-                          prototype_dropout=args.prototype_dropout)
+def linker(
+    args: argparse.Namespace,
+    embeddings: TransformerWordEmbeddings,
+    dictionary: Dictionary,
+    candidates: CandidateGenerator,
+    span_label_type: str | None = None,
+) -> SpanClassifier:
+    return SpanClassifier(
+        embeddings,
+        dictionary,
+        label_type="nel",
+        span_label_type=span_label_type,
+        candidates=candidates,
+        document_context=args.document_context,
+        prototype_dropout=args.prototype_dropout,
+    )
 
 
 def train(model, corpus: Corpus, args: argparse.Namespace, out: Path, fine_tune: bool) -> tuple[float, int]:
@@ -136,22 +151,28 @@ def run_nel(args: argparse.Namespace, corpus: AIDA_NEL, candidates: CandidateGen
     per_epoch, epochs = train(model, small, args, out, fine_tune)
     best = out / "best-model.pt"
     loaded = SpanClassifier.load(best) if best.exists() else model
-    figures = {"names_encoded": len(candidates.entities), "name_encoding_seconds": round(names_seconds, 1),
-               "train_sentences_with_mentions": train_sentences, "epochs": epochs,
-               "seconds_per_epoch": round(per_epoch, 1),
-               "train_sentences_per_second": round(train_sentences / per_epoch, 1)}
+    figures = {
+        "names_encoded": len(candidates.entities),
+        "name_encoding_seconds": round(names_seconds, 1),
+        "train_sentences_with_mentions": train_sentences,
+        "epochs": epochs,
+        "seconds_per_epoch": round(per_epoch, 1),
+        "train_sentences_per_second": round(train_sentences / per_epoch, 1),
+    }
     for split, data in (("dev", dev), ("test", test)):
         figures[split] = linking_figures(loaded, data, candidates, split)
     return figures
 
 
-def linking_figures(model: SpanClassifier, data: list[Sentence], candidates: CandidateGenerator,
-                    split: str) -> dict:
+def linking_figures(
+    model: SpanClassifier, data: list[Sentence], candidates: CandidateGenerator, split: str
+) -> dict:
     """Disambiguation figures of ``model`` on the gold mention spans of ``data`` (names precomputed)."""
     model.precompute_entity_names()
     started = time.perf_counter()
-    result = model.evaluate(data, mini_batch_size=64, main_evaluation_metric=("accuracy", ""),
-                            return_loss=False)
+    result = model.evaluate(
+        data, mini_batch_size=64, main_evaluation_metric=("accuracy", ""), return_loss=False
+    )
     seconds = time.perf_counter() - started
     mentions = len(gold_links(data))
     print(split, result.detailed_results, flush=True)
@@ -159,7 +180,8 @@ def linking_figures(model: SpanClassifier, data: list[Sentence], candidates: Can
         "accuracy": round(result.scores["accuracy"], 4),
         "seen_accuracy": round(result.scores["seen_accuracy"], 4),
         "unseen_accuracy": round(result.scores["unseen_accuracy"], 4),
-        "seen_mentions": result.scores["seen_count"], "unseen_mentions": result.scores["unseen_count"],
+        "seen_mentions": result.scores["seen_count"],
+        "unseen_mentions": result.scores["unseen_count"],
         **{f"recall@{k}": round(result.scores[f"recall@{k}"], 4) for k in (1, 5, 10, 30)},
         "mentions": mentions,
         "mentions_per_second": round(mentions / seconds, 1),
@@ -180,8 +202,9 @@ def run_multitask(
             sentence.add_label("multitask_id", "Task_1")
     shared = encoder(args, fine_tune=True)
     ner = TokenClassifier(shared, small.make_label_dictionary("ner", add_unk=False), "ner")
-    nel = linker(args, shared, small.make_label_dictionary("nel", add_unk=True), candidates,
-                 span_label_type="ner")
+    nel = linker(
+        args, shared, small.make_label_dictionary("nel", add_unk=True), candidates, span_label_type="ner"
+    )
     model = MultitaskModel([ner, nel], use_all_tasks=True)
     per_epoch, epochs = train(model, small, args, out, fine_tune=True)
     best = out / "best-model.pt"
@@ -203,13 +226,16 @@ def run_multitask(
     ner_scores = end_to_end_scores(gold_ner, predicted_ner)
     e2e = end_to_end_scores(gold_nel, predicted_nel)
     return {
-        "epochs": epochs, "seconds_per_epoch": round(per_epoch, 1),
+        "epochs": epochs,
+        "seconds_per_epoch": round(per_epoch, 1),
         "train_sentences_per_second": round(len(train_data) / per_epoch, 1),
         "test": nel_test,
         "test_end_to_end": {
             "ner_f1": round(ner_scores["f1"], 4),
-            "end_to_end_precision": round(e2e["precision"], 4), "end_to_end_recall": round(e2e["recall"], 4),
-            "end_to_end_f1": round(e2e["f1"], 4), "mention_f1": round(e2e["mention_f1"], 4),
+            "end_to_end_precision": round(e2e["precision"], 4),
+            "end_to_end_recall": round(e2e["recall"], 4),
+            "end_to_end_f1": round(e2e["f1"], 4),
+            "mention_f1": round(e2e["mention_f1"], 4),
             "sentences_per_second": round(len(test) / seconds, 1),
         },
     }
@@ -222,8 +248,10 @@ def write_zelda(target: Path, source: Path) -> Path:
     test_dir = folder / "test_data" / "conll"
     train_dir.mkdir(parents=True, exist_ok=True)
     test_dir.mkdir(parents=True, exist_ok=True)
-    with open(source / "aida_nel" / "train.tsv", encoding="utf-8") as lines, \
-            open(train_dir / "zelda_train.conll", "w", encoding="utf-8") as handle:
+    with (
+        open(source / "aida_nel" / "train.tsv", encoding="utf-8") as lines,
+        open(train_dir / "zelda_train.conll", "w", encoding="utf-8") as handle,
+    ):
         for line in lines:
             line = line.rstrip("\n")
             if not line or line.startswith("# "):
@@ -241,8 +269,9 @@ def write_zelda(target: Path, source: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--task", choices=("nel", "multitask"), default="nel")
     parser.add_argument("--data", type=Path, default=None, help="folder holding aida_nel/ (POLYTAG_DATASETS)")
     parser.add_argument("--out", type=Path, default=Path("resources/bench/aida_nel"))

@@ -60,8 +60,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def interleaved(bare_step, our_step, bare_groups: list, our_groups: list, rounds: int,
-                device: torch.device) -> tuple[list[float], list[float]]:
+def interleaved(
+    bare_step, our_step, bare_groups: list, our_groups: list, rounds: int, device: torch.device
+) -> tuple[list[float], list[float]]:
     """Seconds per batch (best of ``rounds``) for both, the two runs of a batch back to back.
 
     On a shared machine the load drifts within seconds; timing both on the same batch one right after
@@ -99,8 +100,10 @@ def main() -> None:
     train_forms = read_forms(ud / "en_ewt-ud-train.conllu")[: args.train_sentences]
     test_forms.sort(key=len)
     n_test = len(test_forms)
-    print(f"EWT test: {n_test} sentences, {sum(map(len, test_forms))} tokens; device {device}, "
-          f"torch threads {torch.get_num_threads()}, load average before {os.getloadavg()}")
+    print(
+        f"EWT test: {n_test} sentences, {sum(map(len, test_forms))} tokens; device {device}, "
+        f"torch threads {torch.get_num_threads()}, load average before {os.getloadavg()}"
+    )
 
     from transformers import AutoModel, AutoTokenizer
 
@@ -125,13 +128,16 @@ def main() -> None:
             ours_predict(group)
     cold = time.perf_counter() - start
     with torch.inference_mode():
-        bare_times, our_times = interleaved(bare_predict, ours_predict, word_groups, sentence_groups,
-                                            args.rounds, device)
+        bare_times, our_times = interleaved(
+            bare_predict, ours_predict, word_groups, sentence_groups, args.rounds, device
+        )
     bare_rate = n_test / sum(bare_times)
     our_rate = n_test / sum(our_times)
-    print(f"prediction, batch {args.batch_size}: bare {bare_rate:8.1f} sent/s | polytag {our_rate:8.1f} "
-          f"sent/s | ratio polytag/bare {our_rate / bare_rate:.3f} "
-          f"(polytag's cold first pass {n_test / cold:.1f} sent/s)")
+    print(
+        f"prediction, batch {args.batch_size}: bare {bare_rate:8.1f} sent/s | polytag {our_rate:8.1f} "
+        f"sent/s | ratio polytag/bare {our_rate / bare_rate:.3f} "
+        f"(polytag's cold first pass {n_test / cold:.1f} sent/s)"
+    )
 
     # training: forward + backward, dropout on, fresh copies so both start from the same weights
     bare_train = AutoModel.from_pretrained(path).to(device).train()
@@ -152,19 +158,28 @@ def main() -> None:
     for _ in range(2):  # warm-up (allocator, word cache)
         bare_step(train_word_groups[0])
         ours_step(train_sentence_groups[0])
-    bare_train_times, our_train_times = interleaved(bare_step, ours_step, train_word_groups,
-                                                    train_sentence_groups, args.rounds, device)
+    bare_train_times, our_train_times = interleaved(
+        bare_step, ours_step, train_word_groups, train_sentence_groups, args.rounds, device
+    )
     bare_train_rate = n_train / sum(bare_train_times)
     our_train_rate = n_train / sum(our_train_times)
-    print(f"training fwd+bwd, batch {args.train_batch_size}, {n_train} sentences: "
-          f"bare {bare_train_rate:8.1f} sent/s | polytag {our_train_rate:8.1f} sent/s | "
-          f"ratio {our_train_rate / bare_train_rate:.3f}")
+    print(
+        f"training fwd+bwd, batch {args.train_batch_size}, {n_train} sentences: "
+        f"bare {bare_train_rate:8.1f} sent/s | polytag {our_train_rate:8.1f} sent/s | "
+        f"ratio {our_train_rate / bare_train_rate:.3f}"
+    )
     print(f"load average after {os.getloadavg()}")
     if args.json:
-        print(json.dumps({
-            "bare_predict_per_s": bare_rate, "polytag_embeddings_predict_per_s": our_rate,
-            "bare_train_per_s": bare_train_rate, "polytag_embeddings_train_per_s": our_train_rate,
-        }))
+        print(
+            json.dumps(
+                {
+                    "bare_predict_per_s": bare_rate,
+                    "polytag_embeddings_predict_per_s": our_rate,
+                    "bare_train_per_s": bare_train_rate,
+                    "polytag_embeddings_train_per_s": our_train_rate,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

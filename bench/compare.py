@@ -41,6 +41,7 @@ def run_json(command: list[str]) -> dict:
         raise SystemExit(f"failed: {' '.join(command)}")
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("{"):
+            print(line, flush=True)  # keep each system's figures even if a later system fails
             return json.loads(line)
     raise SystemExit(f"no JSON figures from {' '.join(command)}:\n{proc.stdout[-2000:]}")
 

@@ -19,12 +19,22 @@ def main() -> None:
     parser.add_argument("--encoder", required=True)
     args = parser.parse_args()
 
+    import os
+
     from flair.data import Dictionary
-    from flair.datasets import UD_ENGLISH
+    from flair.datasets import UniversalDependenciesCorpus
     from flair.embeddings import TransformerWordEmbeddings
     from flair.models import MultitaskModel, TokenClassifier
 
-    test = list(UD_ENGLISH(base_path=args.data).test)
+    folder = os.path.join(args.data, "ud_english")  # Flair's UD_ENGLISH would try to download
+    test = list(
+        UniversalDependenciesCorpus(
+            folder,
+            train_file="en_ewt-ud-dev.conllu",
+            dev_file="en_ewt-ud-dev.conllu",
+            test_file="en_ewt-ud-test.conllu",
+        ).test
+    )
     shared = TransformerWordEmbeddings(args.encoder, fine_tune=True)
     pos_dict = Dictionary(add_unk=False)
     for tag in ["NN", "NNP", "VB", "DT", "IN", "JJ", "RB", "PRP", "."]:

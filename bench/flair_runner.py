@@ -43,10 +43,17 @@ def agnews_split(data: str):
 
 
 def load_task(task: str, data: str):
-    from flair.datasets import CONLL_03, UD_ENGLISH
+    from flair.datasets import CONLL_03, UniversalDependenciesCorpus
 
     if task == "pos":
-        corpus = UD_ENGLISH(base_path=data)
+        # Flair's UD_ENGLISH fetches its files even when they are on disk; read the local folder directly
+        folder = os.path.join(data, "ud_english")
+        corpus = UniversalDependenciesCorpus(
+            folder,
+            train_file="en_ewt-ud-train.conllu",
+            dev_file="en_ewt-ud-dev.conllu",
+            test_file="en_ewt-ud-test.conllu",
+        )
         return list(corpus.train), list(corpus.dev), list(corpus.test), "pos"
     if task == "ner":
         corpus = CONLL_03(base_path=data)

@@ -50,8 +50,10 @@ def main() -> int:
     best = min(times)
     verdict = "PASS" if best <= args.target else "FAIL"
     print(f"read {EXPECTED_SENTENCES} EWT train sentences from {path}")
-    print(f"first run: {times[0]:.2f} s; best of {len(times)}: {best:.2f} s "
-          f"(all: {', '.join(f'{t:.2f}' for t in times)})")
+    print(
+        f"first run: {times[0]:.2f} s; best of {len(times)}: {best:.2f} s "
+        f"(all: {', '.join(f'{t:.2f}' for t in times)})"
+    )
     print(f"{verdict}: best {best:.2f} s vs target {args.target:.1f} s")
     return 0 if verdict == "PASS" else 1
 
