@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,24 @@ def as_sentence_list(sentences: Sentence | Iterable[Sentence]) -> list[Sentence]
     return list(sentences)
 
 
-def length_sorted_batches(sentences: list[Sentence], batch_size: int) -> list[list[Sentence]]:
-    """Batches of similar length (longest first) so that padding is small."""
-    order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
+def length_sorted_batches(
+    sentences: list[Sentence], batch_size: int, lengths: Sequence[int] | None = None
+) -> list[list[Sentence]]:
+    """Batches of similar length (longest first) so that padding is small.
+
+    ``lengths`` (e.g. the encoder's subtoken counts) is what padding follows; words by default.
+    """
+    size = lengths if lengths is not None else [len(s) for s in sentences]
+    order = sorted(range(len(sentences)), key=lambda i: -size[i])
     return [[sentences[i] for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
+
+
+def encoder_lengths(model: torch.nn.Module, sentences: list[Sentence]) -> Sequence[int] | None:
+    """Subtoken counts from the model's (first) encoder, the lengths that padding really follows."""
+    for module in model.modules():
+        if isinstance(module, TransformerEmbeddings):
+            return module.subtoken_lengths(sentences).tolist()
+    return None
 
 
 class Model(torch.nn.Module):
@@ -215,7 +229,7 @@ class Classifier(Model):
         self.eval()
         total_loss = torch.zeros(())
         total_count = 0
-        batches = length_sorted_batches(sentences, mini_batch_size)
+        batches = length_sorted_batches(sentences, mini_batch_size, encoder_lengths(self, sentences))
         progress = tqdm(batches, desc="predict", unit="batch", disable=not verbose)
         with torch.inference_mode():
             for chunk in progress:

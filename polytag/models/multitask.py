@@ -20,7 +20,14 @@ from polytag.data import Corpus, MultiCorpus, Sentence
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.evaluation import Result, evaluate_items
 from polytag.io import get_model_class, register_model_class
-from polytag.models.base import PREDICTED, Classifier, Model, as_sentence_list, length_sorted_batches
+from polytag.models.base import (
+    PREDICTED,
+    Classifier,
+    Model,
+    as_sentence_list,
+    encoder_lengths,
+    length_sorted_batches,
+)
 
 log = logging.getLogger("polytag")
 
@@ -161,7 +168,10 @@ class MultitaskModel(Model):
         wanted = {task: set(rows) for task, rows in rows_of.items()}
         losses = {task: (0.0, 0) for task in self.tasks}
         order = [i for i in range(len(sentences)) if any(i in w for w in wanted.values())]
-        chunks = length_sorted_batches([sentences[i] for i in order], mini_batch_size)
+        wanted_sentences = [sentences[i] for i in order]
+        chunks = length_sorted_batches(
+            wanted_sentences, mini_batch_size, encoder_lengths(self, wanted_sentences)
+        )
         index_of = {id(sentences[i]): i for i in order}
         was_training = self.training
         self.eval()
