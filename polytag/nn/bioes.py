@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from polytag.data import Dictionary, Sentence, Span
+from polytag.formats.tags import decode_tags
 
 OUTSIDE = "O"
 
@@ -56,28 +57,6 @@ def spans_to_tag_ids(sentence: Sentence, label_type: str, tag_dictionary: Dictio
 
 
 def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
-    """Decode BIOES (or BIO) tags to ``(start, end, type)`` spans.
-
-    Policy, as in the readers: ``I-X``/``E-X`` without an open span of type X start a new span.
-    """
-    spans: list[tuple[int, int, str]] = []
-    open_start = -1
-    open_type = ""
-    for i, tag in enumerate(tags):
-        prefix, kind = (tag[0], tag[2:]) if len(tag) > 2 and tag[1] == "-" else ("O", "")
-        if prefix == "O":
-            if open_start >= 0:
-                spans.append((open_start, i, open_type))
-            open_start = -1
-            continue
-        continues = open_start >= 0 and kind == open_type and prefix in "IE"
-        if not continues:
-            if open_start >= 0:
-                spans.append((open_start, i, open_type))
-            open_start, open_type = i, kind
-        if prefix in "SE":
-            spans.append((open_start, i + 1, open_type))
-            open_start = -1
-    if open_start >= 0:
-        spans.append((open_start, len(tags), open_type))
-    return spans
+    """Decode BIOES (or BIO) tags to ``(start, end, type)`` spans with the readers' repair policy
+    (``I-X``/``E-X`` without an open span of type X start a new span): one decoder for files and models."""
+    return decode_tags(tags, "BIOES")
