@@ -35,6 +35,18 @@ def as_sentence_list(sentences: Sentence | Iterable[Sentence]) -> list[Sentence]
     return list(sentences)
 
 
+def linear_decoder(in_features: int, out_features: int) -> torch.nn.Linear:
+    """The heads' linear decoder, Xavier-uniform initialised (as Flair's classifiers are).
+
+    PyTorch's default init gives logits about 2.3x smaller on a 384-wide encoder; in one-epoch
+    fine-tuning that slows the start so much that EWT POS from 3,000 sentences ends at 0.830 accuracy
+    instead of 0.879.
+    """
+    layer = torch.nn.Linear(in_features, out_features)
+    torch.nn.init.xavier_uniform_(layer.weight)
+    return layer
+
+
 def length_sorted_batches(
     sentences: list[Sentence], batch_size: int, lengths: Sequence[int] | None = None
 ) -> list[list[Sentence]]:
@@ -156,7 +168,12 @@ class Model(torch.nn.Module):
                 raise ValueError(f"quantize must be 'int8' or None, got {quantize!r}")
             with warnings.catch_warnings():  # PyTorch marks its quantized tensor types as deprecated
                 warnings.simplefilter("ignore")
-                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+                # one scale per output row (per-channel) rather than per matrix: on EWT POS this keeps int8
+                # within 0.2 points of float32 (one scale per matrix lost 0.6) at the same speed
+                per_row = torch.ao.quantization.per_channel_dynamic_qconfig
+                model = torch.ao.quantization.quantize_dynamic(
+                    model, {torch.nn.Linear: per_row}, dtype=torch.qint8
+                )
         return model
 
 

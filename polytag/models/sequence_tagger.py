@@ -13,6 +13,7 @@ import torch
 from polytag.data import Dictionary, Sentence
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.io import register_model_class
+from polytag.models.base import linear_decoder
 from polytag.models.token_classifier import IGNORE, TokenClassifier
 from polytag.nn.crf import CRF
 
@@ -91,7 +92,7 @@ class SequenceTagger(TokenClassifier):
             width = 2 * hidden_size
         self.word_dropout = WordDropout(word_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
-        self.decoder = torch.nn.Linear(width, len(self.tag_dictionary))
+        self.decoder = linear_decoder(width, len(self.tag_dictionary))
         self.crf = CRF(len(self.tag_dictionary)) if use_crf else None
 
     @property

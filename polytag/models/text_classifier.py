@@ -9,7 +9,7 @@ import torch
 from polytag.data import Dictionary, Sentence
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.io import register_model_class
-from polytag.models.base import Classifier
+from polytag.models.base import Classifier, linear_decoder
 from polytag.models.token_classifier import IGNORE
 from polytag.nn.decoder import decoder_from_config
 
@@ -41,7 +41,7 @@ class TextClassifier(Classifier):
         self.decoder = (
             decoder
             if decoder is not None
-            else torch.nn.Linear(embeddings.document_embedding_length, len(label_dictionary))
+            else linear_decoder(embeddings.document_embedding_length, len(label_dictionary))
         )
 
     def _logits(self, sentences: list[Sentence], batch: EmbeddingBatch) -> torch.Tensor:

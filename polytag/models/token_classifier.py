@@ -9,7 +9,7 @@ import torch
 from polytag.data import Dictionary, Sentence, Span
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.io import register_model_class
-from polytag.models.base import Classifier
+from polytag.models.base import Classifier, linear_decoder
 from polytag.nn.bioes import make_bioes_dictionary, span_types, spans_to_tag_ids, tags_to_spans
 from polytag.nn.decoder import decoder_from_config
 
@@ -59,7 +59,7 @@ class TokenClassifier(Classifier):
         self.decoder = (
             decoder
             if decoder is not None
-            else torch.nn.Linear(self._feature_length(), len(self.tag_dictionary))
+            else linear_decoder(self._feature_length(), len(self.tag_dictionary))
         )
 
     def _feature_length(self) -> int:

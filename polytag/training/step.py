@@ -1,8 +1,10 @@
 """One optimizer step: forward and backward over the chunks of a batch, clipping, the update.
 
-Models return a *summed* loss and the number of items it sums over. The step normalises by the count
-of the whole mini-batch, so splitting a batch into chunks (``mini_batch_chunk_size``) gives the same
-gradients as running it at once. One host sync per step (the loss value) serves both the progress
+Models return a *summed* loss and the number of items it sums over. The step backpropagates the sum,
+as Flair does: learning rates and the clipping norm of Flair scripts then mean what they meant there
+(SGD at 0.1 over a summed loss; AdamW whose steps, clipped at 5.0, keep the same size all epoch).
+Splitting a batch into chunks (``mini_batch_chunk_size``) adds the chunks' gradients, which is the same
+as running the batch at once. One host sync per step (the loss value) serves both the progress
 report and the NaN/inf guard, which fires before the update so the weights stay usable.
 """
 
@@ -104,7 +106,7 @@ class StepRunner:
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
 
     def accumulate_gradients(self, sentences: Sequence[Any]) -> tuple[torch.Tensor | None, int]:
-        """Forward and backward over the chunks; gradients end up normalised by the batch's item count.
+        """Forward and backward over the chunks; the gradients are those of the batch's summed loss.
 
         Returns the summed loss (a detached tensor, not synced) and the count; ``(None, 0)`` when the
         batch holds no trainable item.
@@ -118,13 +120,9 @@ class StepRunner:
             if n == 0:
                 continue
             if loss.requires_grad:
-                self.precision.backward(loss / n if len(chunks) == 1 else loss)
+                self.precision.backward(loss)
             total = loss.detach().float() if total is None else total + loss.detach().float()
             count += n
-        if len(chunks) > 1 and count > 0:  # chunks were summed: divide by the whole batch's count once
-            grads = [p.grad for p in self.params if p.grad is not None]
-            if grads:
-                torch._foreach_mul_(grads, 1.0 / count)
         return total, count
 
     def run(self, sentences: Sequence[Any]) -> tuple[float, int]:
