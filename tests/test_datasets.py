@@ -134,12 +134,21 @@ def test_column_corpus_missing_folder_and_file(tmp_path: Path) -> None:
         ColumnCorpus(tmp_path / "c", {0: "text", 1: "ner"}, train_file="notes.txt", dev_file="dev.txt")
 
 
-def test_in_memory_false_is_refused(tmp_path: Path) -> None:
+def test_in_memory_false_reads_the_same_sentences_lazily(tmp_path: Path) -> None:
     make_conll03(tmp_path)
-    with pytest.raises(NotImplementedError, match="in_memory"):
-        CONLL_03(base_path=tmp_path, in_memory=False)
-    with pytest.raises(NotImplementedError, match="in_memory"):
-        ColumnCorpus(tmp_path / "conll_03", {0: "text", 3: "ner"}, in_memory=False)
+    eager = CONLL_03(base_path=tmp_path)
+    lazy = CONLL_03(base_path=tmp_path, in_memory=False)
+    assert not isinstance(lazy.train, list)
+    for split in ("train", "dev", "test"):
+        a, b = list(getattr(eager, split)), list(getattr(lazy, split))
+        assert [s.to_tagged_string() for s in a] == [s.to_tagged_string() for s in b]
+    columns = ColumnCorpus(tmp_path / "conll_03", {0: "text", 3: "ner"}, in_memory=False)
+
+    def ner(sentences: list) -> list:
+        return [[(span.text, span.get_label("ner").value) for span in s.get_spans("ner")] for s in sentences]
+
+    assert ner(list(columns.test)) == ner(list(eager.test))
+    assert any(ner(list(columns.test)))
 
 
 # -- missing files -> DatasetNotFoundError listing the paths ----------------------------------------

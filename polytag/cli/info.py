@@ -1,7 +1,9 @@
-"""``polytag info MODEL``: what a model file holds, read from its header alone.
+"""``polytag info MODEL``: what a model file holds, and what is wrong with it if it is damaged.
 
-No weights are loaded and nothing is built, so it is fast and it works on damaged files: whatever the
-header still tells is shown, followed by the problems found (the exit code is then 1).
+The description comes from the header alone, so it works on damaged files: whatever the header still
+tells is shown, followed by the problems found (the exit code is then 1). When the header is sound the
+weights are also loaded into the model the config describes (no code from the file runs), which finds
+tensors of the wrong shape; ``verify=False`` skips that step.
 """
 
 from __future__ import annotations
@@ -14,18 +16,24 @@ from typing import Any
 from polytag.cli.config import MODEL_CONFIG_KEY
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: a damaged config must not crash ``info``."""
+    return value if isinstance(value, dict) else {}
+
+
 def _heads(config: dict[str, Any]) -> list[dict[str, Any]]:
     """(task, class, head config) for every head of a model config (a multitask model has several)."""
-    model = config.get("model") or {}
+    model = _obj(config.get("model"))
     cls = config.get("class", "?")
     if cls == "MultitaskModel" or "tasks" in model:
+        tasks = model.get("tasks") if isinstance(model.get("tasks"), list) else []
         return [
             {
-                "task": t.get("task_id", f"Task_{i}"),
-                "class": t.get("class", "?"),
-                "config": t.get("model") or {},
+                "task": _obj(t).get("task_id", f"Task_{i}"),
+                "class": _obj(t).get("class", "?"),
+                "config": _obj(_obj(t).get("model")),
             }
-            for i, t in enumerate(model.get("tasks") or [])
+            for i, t in enumerate(tasks)
         ]
     return [{"task": "Task_0", "class": cls, "config": model}]
 
@@ -35,7 +43,7 @@ def _kind(head_class: str, head: dict[str, Any], items: list[str]) -> str:
         return "link"
     if head_class == "TextClassifier":
         return "sentence"
-    dictionary = head.get("label_dictionary") or {}
+    dictionary = _obj(head.get("label_dictionary"))
     if dictionary.get("span_labels"):
         return "span"
     labels = [i for i in items if i not in ("<unk>", "O")]
@@ -44,20 +52,44 @@ def _kind(head_class: str, head: dict[str, Any], items: list[str]) -> str:
     return "token"
 
 
-def describe(path: str | os.PathLike) -> dict[str, Any]:
-    """The facts ``polytag info`` prints, as JSON-ready data."""
-    from polytag.io import read_model_header
+def _verify_weights(path: str | os.PathLike) -> str | None:
+    """Build the model and load its weights the way ``Model.load`` does; the problem, or None if sound."""
+    from polytag.models.base import Model
+
+    try:
+        Model.load(path)
+    except Exception as error:  # noqa: BLE001 - info reports every failure instead of raising
+        message = str(error)
+        prefix = f"{path}: "
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+        return f"the weights cannot be loaded into the model the config describes: {message}"
+    return None
+
+
+def describe(path: str | os.PathLike, verify: bool = False) -> dict[str, Any]:
+    """The facts ``polytag info`` prints, as JSON-ready data.
+
+    Everything comes from the header; with ``verify`` a file whose header is sound is also loaded as
+    ``Model.load`` would (building the model, checking every tensor's shape), which finds weights that do
+    not fit the config.
+    """
+    from polytag.io import check_model_config, read_model_header
 
     header = read_model_header(path)
-    config = header.get("config") or {}
-    tensors = header.get("tensors") or {}
+    problems = list(header.get("problems") or [])
+    config = _obj(header.get("config"))
+    if header.get("config") is not None:
+        problems.extend(check_model_config(header["config"]))
+    tensors = _obj(header.get("tensors"))
     parameters = sum(math.prod(t.get("shape") or [0]) for t in tensors.values() if isinstance(t, dict))
     dtypes = sorted({str(t.get("dtype")) for t in tensors.values() if isinstance(t, dict)})
     tasks = []
     for head in _heads(config) if config else []:
         head_config = head["config"]
-        dictionary = head_config.get("label_dictionary") or {}
-        items = [i for i in dictionary.get("items", []) if i != "<unk>"]
+        dictionary = _obj(head_config.get("label_dictionary"))
+        raw_items = dictionary.get("items") if isinstance(dictionary.get("items"), list) else []
+        items = [str(i) for i in raw_items if i != "<unk>"]
         tasks.append(
             {
                 "task": head["task"],
@@ -69,8 +101,9 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
             }
         )
     encoders = {}
-    for key, emb in (config.get("embeddings") or {}).items():
-        hf = emb.get("encoder_config") or {}
+    for key, emb in _obj(config.get("embeddings")).items():
+        emb = _obj(emb)
+        hf = _obj(emb.get("encoder_config"))
         encoders[key] = {
             "model": emb.get("model"),
             "class": emb.get("class"),
@@ -84,9 +117,16 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
             "context": emb.get("use_context"),
             "max_length": emb.get("model_max_length"),
         }
+    weights_checked = False
+    if verify and not problems:
+        problem = _verify_weights(path)
+        weights_checked = problem is None
+        if problem:
+            problems.append(problem)
     return {
         "path": header.get("path"),
         "file_size": header.get("file_size"),
+        "format": header.get("format"),
         "format_version": header.get("format_version"),
         "class": config.get("class"),
         "parameters": parameters,
@@ -94,8 +134,9 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         "tensors": len(tensors),
         "tasks": tasks,
         "encoders": encoders,
-        "training_config": config.get(MODEL_CONFIG_KEY),
-        "problems": list(header.get("problems") or []),
+        "training_config": _obj(config.get(MODEL_CONFIG_KEY)) or None,
+        "weights_checked": weights_checked,
+        "problems": problems,
     }
 
 
@@ -110,14 +151,23 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
-def run_info(path: str | os.PathLike, as_json: bool = False, max_labels: int = 25) -> int:
-    """Print the description; 1 when the file has problems (0 otherwise)."""
-    facts = describe(path)
+def run_info(
+    path: str | os.PathLike, as_json: bool = False, max_labels: int = 25, verify: bool = True
+) -> int:
+    """Print the description; 1 when the file has problems (0 otherwise).
+
+    ``verify`` (the default) also loads the weights of a file whose header is sound, to catch tensors that
+    do not fit the model the config describes; ``False`` reads the header only.
+    """
+    facts = describe(path, verify=verify)
     if as_json:
         print(json.dumps(facts, indent=2, ensure_ascii=False))
         return 1 if facts["problems"] else 0
     print(f"file:        {facts['path']} ({_size(facts['file_size'])})")
-    print(f"format:      polytag model file, version {facts['format_version']}")
+    if facts["format"] == "polytag":
+        print(f"format:      polytag model file, version {facts['format_version']}")
+    else:
+        print(f"format:      not recognised ({facts['format'] or 'no polytag header'})")
     print(f"model:       {facts['class'] or '?'}")
     print(
         f"parameters:  {facts['parameters']:,} in {facts['tensors']} tensors ({', '.join(facts['dtypes'])})"
@@ -138,12 +188,14 @@ def run_info(path: str | os.PathLike, as_json: bool = False, max_labels: int = 2
             f"{len(labels)} labels): {shown}"
         )
     if facts["training_config"]:
-        trainer = facts["training_config"].get("trainer", {})
+        trainer = _obj(facts["training_config"].get("trainer"))
         print(
             f"trained with: polytag train ({trainer.get('method')}, max_epochs {trainer.get('max_epochs')}, "
             f"learning_rate {trainer.get('learning_rate')}); the full config is stored in the file "
             "(polytag info --json)"
         )
+    if facts["weights_checked"]:
+        print("weights:     every tensor fits the model the config describes")
     if facts["problems"]:
         print("PROBLEMS:")
         for problem in facts["problems"]:

@@ -68,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--check", action="store_true", help="only validate the config and print the resolved version"
     )
+    launch = train.add_argument_group(
+        "data-parallel training (torchrun; see docs/training.md)",
+        "--nproc N restarts the command under torchrun; the other options are torchrun's rendezvous options",
+    )
+    launch.add_argument("--nproc", type=int, metavar="N", help="processes on this machine (one per GPU)")
+    launch.add_argument("--nnodes", help="machines in the run (torchrun --nnodes)")
+    launch.add_argument("--node-rank", type=int, help="this machine's rank (torchrun --node-rank)")
+    launch.add_argument("--master-addr", help="rank 0's machine (torchrun --master-addr)")
+    launch.add_argument("--master-port", type=int, help="rank 0's port (torchrun --master-port)")
+    launch.add_argument("--rdzv-backend", help="rendezvous backend, e.g. c10d (torchrun --rdzv-backend)")
+    launch.add_argument("--rdzv-endpoint", help="rendezvous HOST:PORT (torchrun --rdzv-endpoint)")
+    launch.add_argument("--rdzv-id", help="run id shared by all machines (torchrun --rdzv-id)")
 
     evaluate = commands.add_parser(
         "evaluate", parents=[common], help="score a model on a corpus or a data file"
@@ -124,6 +136,26 @@ def _parser() -> argparse.ArgumentParser:
         help="URL of an entity's page for HTML links, {} is the entity id (default: English Wikipedia)",
     )
     predict.add_argument("--device", help="torch device, e.g. cpu or cuda")
+    predict.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each with its share of the CPU cores (output keeps the input order)",
+    )
+
+    export = commands.add_parser(
+        "export", parents=[common], help="export a model to ONNX (checked against PyTorch)"
+    )
+    export.add_argument("model", help="a model file")
+    export.add_argument("--onnx", required=True, metavar="DIR", help="folder to write the ONNX export to")
+    export.add_argument("--opset", type=int, help="ONNX opset (default: 17)")
+    export.add_argument(
+        "--check",
+        metavar="FILE",
+        help="data file whose sentences (up to --check-limit) check the export (default: built-in sentences)",
+    )
+    export.add_argument("--check-limit", type=int, default=1000)
+    export.add_argument("--no-check", action="store_true", help="do not compare onnxruntime with PyTorch")
 
     serve = commands.add_parser(
         "serve", parents=[common], help="serve a model over HTTP (JSON API and a small web page)"
@@ -231,8 +263,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
             print(dump_config(load_and_resolve(args.config, args.overrides, args.output)), end="")
             return 0
-        from polytag.cli.train import run_train
+        from polytag.cli.train import launch_train, run_train, wants_launch
 
+        if wants_launch(args):
+            return launch_train(args)
         run_train(args.config, args.overrides, args.output, args.resume, args.json)
         return 0
     if args.command == "evaluate":
@@ -268,8 +302,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             not args.quiet,
             args.link_template or DEFAULT_LINK_TEMPLATE,
             args.device,
+            args.workers,
         )
         return 0
+    if args.command == "export":
+        from polytag.cli.export import run_export
+
+        return run_export(args.model, args.onnx, args.opset, args.check, args.check_limit, not args.no_check)
     if args.command == "serve":
         from polytag.cli.results import DEFAULT_LINK_TEMPLATE
         from polytag.cli.serve import Limits, run_serve

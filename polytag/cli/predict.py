@@ -10,16 +10,26 @@ Output formats: ``jsonl`` (one ``Sentence.to_dict()`` a line, which ``polytag`` 
 (token plus one column per predicted layer; span layers as BIO tags; sentence labels as ``# layer =
 value`` comment lines), ``conllu`` (the ``upos``/``pos``/``lemma`` ... layers in their CoNLL-U columns)
 and ``html`` (the displaCy-like picture of :mod:`polytag.cli.render`).
+
+``workers > 1`` predicts chunks in that many worker processes (``spawn`` context), each loading the model
+once and getting an equal share of the CPU cores as torch threads. The main process reads and chunks the
+input, sends each chunk to a worker as JSON text and writes the rendered text that comes back strictly in
+input order; at most ``2 * workers`` chunks are in flight, so memory stays bounded. Only plain strings
+cross the process boundary. The output is the same as with one process (for CoNLL-U the workers even
+group sentences into the same 256-sentence blocks); scores can differ in the last digits only where the
+torch thread count changes the order of floating-point sums.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +38,7 @@ from polytag.cli.inputs import UsageError, detect_format, iter_input, load_model
 from polytag.cli.render import page_end, page_start, render_sentence
 from polytag.cli.results import DEFAULT_LINK_TEMPLATE, Layer, model_layers, sentence_result, uses_context
 from polytag.data import Sentence, Span, Token
+from polytag.errors import ModelFileError, PolytagError
 
 log = logging.getLogger("polytag")
 
@@ -150,13 +161,15 @@ def _field(value: str) -> str:
 
 
 class ConlluWriter(Writer):
+    block = 256  # sentences written per write_conllu_file call (a new block repeats "# newdoc id")
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.sentences: list[Sentence] = []
 
     def write(self, sentence: Sentence) -> None:
         self.sentences.append(sentence)
-        if len(self.sentences) >= 256:
+        if len(self.sentences) >= self.block:
             self.flush()
 
     def flush(self) -> None:
@@ -220,37 +233,57 @@ def run_predict(
     progress: bool = True,
     link_template: str | None = DEFAULT_LINK_TEMPLATE,
     device: str | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Predict ``input_path`` into ``output`` (stdout when None); returns counts and throughput."""
+    """Predict ``input_path`` into ``output`` (stdout when None); returns counts and throughput.
+
+    ``workers > 1`` predicts in that many processes (see the module docstring); the output is written in
+    input order all the same.
+    """
     if chunk_size < 1 or batch_size < 1:
         raise UsageError("--chunk-size and --batch-size must be positive")
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
     kind = detect_format(input_path, fmt)
-    if kind != "text" and str(input_path) != "-" and not Path(input_path).is_file():
-        raise UsageError(f"input file not found: {input_path}")
-    if kind == "text" and str(input_path) != "-" and not Path(input_path).is_file():
+    if str(input_path) != "-" and not Path(input_path).is_file():
         raise UsageError(f"input file not found: {input_path}")
     target = output_format(output, out_format)
-    model = load_model(model_path, device=device)
-    layers = model_layers(model)
-    keep_documents = uses_context(model)
+    if workers == 1:
+        model = load_model(model_path, device=device)
+        layers = model_layers(model)
+        keep_documents = uses_context(model)
+    else:
+        model, layers, keep_documents = None, [], _file_uses_context(model_path)
     from tqdm import tqdm
 
     bar = tqdm(unit=" sent", desc="predict", disable=not progress, file=sys.stderr, mininterval=0.5)
     n_sentences = n_tokens = 0
     start = time.perf_counter()
+
+    def advance(sentences: int, tokens: int) -> None:
+        nonlocal n_sentences, n_tokens
+        n_sentences += sentences
+        n_tokens += tokens
+        bar.update(sentences)
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        bar.set_postfix_str(f"{n_tokens / elapsed:,.0f} tokens/s", refresh=False)
+
+    chunks = chunked(iter_input(input_path, kind, columns, split), chunk_size, keep_documents)
     with _open_output(output) as out:
         writer = WRITERS[target](out, layers, link_template)
         writer.start()
-        for chunk in chunked(iter_input(input_path, kind, columns, split), chunk_size, keep_documents):
-            model.predict(chunk, mini_batch_size=batch_size)
-            for sentence in chunk:
-                writer.write(sentence)
-            n_sentences += len(chunk)
-            n_tokens += sum(len(s) for s in chunk)
-            bar.update(len(chunk))
-            elapsed = max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix_str(f"{n_tokens / elapsed:,.0f} tokens/s", refresh=False)
-            del chunk
+        if model is not None:
+            for chunk in chunks:
+                model.predict(chunk, mini_batch_size=batch_size)
+                for sentence in chunk:
+                    writer.write(sentence)
+                advance(len(chunk), sum(len(s) for s in chunk))
+                del chunk
+        else:
+            setup = (str(model_path), device, _threads_per_worker(workers), target, link_template, batch_size)
+            for text, sentences, tokens in _predict_in_workers(chunks, workers, setup):
+                out.write(text)
+                advance(sentences, tokens)
         writer.finish()
     bar.close()
     elapsed = time.perf_counter() - start
@@ -262,11 +295,163 @@ def run_predict(
         "tokens_per_second": round(n_tokens / elapsed, 1) if elapsed > 0 else None,
         "output": output or "-",
         "format": target,
+        "workers": workers,
     }
     print(
         f"predicted {n_sentences} sentences ({n_tokens} tokens) in {elapsed:.1f} s: "
         f"{stats['sentences_per_second']} sentences/s, {stats['tokens_per_second']} tokens/s"
+        + (f" with {workers} workers" if workers > 1 else "")
         + (f"; written to {output} ({target})" if output and output != "-" else ""),
         file=sys.stderr,
     )
     return stats
+
+
+# -- several worker processes -------------------------------------------------------------------------
+
+
+class WorkerError(PolytagError):
+    """A prediction worker failed; the message is the worker's own error."""
+
+
+def _file_uses_context(model_path: str | os.PathLike) -> bool:
+    """Whether the model reads document context, from the file's header (no weights are loaded)."""
+    from polytag.io import read_model_header
+
+    path = Path(model_path)
+    if not path.is_file():
+        raise UsageError(f"model file not found: {path}")
+    header = read_model_header(path)
+    if header.get("problems"):
+        raise ModelFileError(f"{path}: {header['problems'][0]}")
+    embeddings = (header.get("config") or {}).get("embeddings") or {}
+    return any(int(settings.get("use_context") or 0) > 0 for settings in embeddings.values())
+
+
+def _threads_per_worker(workers: int) -> int:
+    """An equal share of the cores this process may use (at least one thread each)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // workers)
+
+
+def encode_chunk(chunk: list[Sentence], offset: int) -> str:
+    """A chunk as JSON text: each sentence's dict, its offset and its neighbours inside the chunk."""
+    position = {id(s): i for i, s in enumerate(chunk)}
+    items = []
+    for sentence in chunk:
+        item = sentence.to_dict()
+        previous, following = sentence.previous_sentence(), sentence.next_sentence()
+        item["_start"] = sentence.start_position
+        item["_language"] = sentence.language_code
+        item["_previous"] = None if previous is None else position.get(id(previous))
+        item["_next"] = None if following is None else position.get(id(following))
+        items.append(item)
+    return json.dumps({"offset": offset, "sentences": items}, ensure_ascii=False)
+
+
+def decode_chunk(text: str) -> tuple[int, list[Sentence]]:
+    """Inverse of :func:`encode_chunk` (neighbour links outside the chunk are not kept)."""
+    data = json.loads(text)
+    items = data["sentences"]
+    sentences = [Sentence.from_dict(item) for item in items]
+    for sentence, item in zip(sentences, items):
+        sentence.start_position = item.get("_start", 0)
+        sentence.language_code = item.get("_language")
+        previous, following = item.get("_previous"), item.get("_next")
+        sentence._previous_sentence = None if previous is None else sentences[previous]
+        sentence._next_sentence = None if following is None else sentences[following]
+    return data["offset"], sentences
+
+
+def render_chunk(
+    sentences: list[Sentence], target: str, layers: list[Layer], link_template: str | None, offset: int
+) -> str:
+    """The text a single-process run writes for these sentences (which start at input index ``offset``)."""
+    buffer = io.StringIO()
+    if target == "conllu":  # the same 256-sentence blocks as one ConlluWriter over the whole input
+        block = ConlluWriter.block
+        first = 0
+        while first < len(sentences):
+            last = min(len(sentences), first + block - (offset + first) % block)
+            writer = ConlluWriter(buffer, layers, link_template)
+            for sentence in sentences[first:last]:
+                writer.write(sentence)
+            writer.finish()
+            first = last
+        return buffer.getvalue()
+    writer = WRITERS[target](buffer, layers, link_template)
+    for sentence in sentences:
+        writer.write(sentence)
+    return buffer.getvalue()
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_setup(
+    model_path: str, device: str | None, threads: int, target: str, link_template: str | None, batch_size: int
+) -> None:
+    """Runs once in each worker: remember the job and set the thread count (the model loads lazily)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["TQDM_DISABLE"] = "1"
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    _WORKER.update(
+        model_path=model_path,
+        device=device,
+        target=target,
+        link_template=link_template,
+        batch_size=batch_size,
+    )
+
+
+def _worker_predict(payload: str) -> tuple[bool, str]:
+    """Predict and render one encoded chunk; returns ``(True, text)`` or ``(False, error message)``."""
+    try:
+        if "model" not in _WORKER:
+            _WORKER["model"] = load_model(_WORKER["model_path"], device=_WORKER["device"])
+            _WORKER["layers"] = model_layers(_WORKER["model"])
+        offset, sentences = decode_chunk(payload)
+        _WORKER["model"].predict(sentences, mini_batch_size=_WORKER["batch_size"])
+        return True, render_chunk(
+            sentences, _WORKER["target"], _WORKER["layers"], _WORKER["link_template"], offset
+        )
+    except Exception as exc:  # reported by the main process, which stops the run
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def _predict_in_workers(
+    chunks: Iterable[list[Sentence]], workers: int, setup: tuple
+) -> Iterator[tuple[str, int, int]]:
+    """``(rendered text, sentences, tokens)`` per chunk, in input order, from ``workers`` processes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_setup, initargs=setup)
+    pending: deque = deque()
+
+    def collect() -> tuple[str, int, int]:
+        future, sentences, tokens = pending.popleft()
+        ok, text = future.result()
+        if not ok:
+            raise WorkerError(f"prediction worker failed: {text}")
+        return text, sentences, tokens
+
+    try:
+        offset = 0
+        for chunk in chunks:
+            payload = encode_chunk(chunk, offset)
+            pending.append((pool.submit(_worker_predict, payload), len(chunk), sum(len(s) for s in chunk)))
+            offset += len(chunk)
+            del chunk, payload
+            while len(pending) >= 2 * workers:
+                yield collect()
+        while pending:
+            yield collect()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -18,7 +18,11 @@ queue up and form the next batch, so under load batches fill by themselves. ``ba
 (``--no-batching``) predicts each request on its own, for comparison.
 
 Malformed requests get a 4xx with a message, never a 500: 400 for a body that is not JSON, 413 for a
-body, a list of texts or a token count over the limits, 422 for JSON of the wrong shape.
+body, a list of texts or a token count over the limits, 422 for JSON of the wrong shape. A client that
+sends its body too slowly gets 408; when the server is overloaded (too many sentences queued, or a request
+that waited longer than its limit) the answer is 429 with ``Retry-After``: the client should come back
+later, nothing is wrong with its request. If one request of a batch makes the model fail, the others of
+that batch are predicted again without it, so a poisoned request cannot fail its neighbours.
 """
 
 from __future__ import annotations
@@ -53,15 +57,22 @@ class Limits:
     max_body_bytes: int = 1_000_000
     max_texts: int = 256
     max_tokens: int = 8192
+    # seconds a client may take to send its body (408 after that: a slow or stalled client)
+    read_timeout_s: float = 30.0
+    # seconds a request may wait for its prediction (429 after that: the server is overloaded)
+    queue_timeout_s: float = 60.0
+    # sentences waiting for prediction; a request that would go over is refused at once with 429
+    max_queued_sentences: int = 16384
 
 
 class RequestError(Exception):
     """A request the server refuses: HTTP status and the message sent back."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 class MicroBatcher:
@@ -84,6 +95,8 @@ class MicroBatcher:
         self.predict_calls = 0
         self.batched_requests = 0
         self.largest_batch = 0
+        self.queued_sentences = 0  # submitted and not yet predicted
+        self.failed_requests = 0
 
     async def start(self) -> None:
         self.queue = asyncio.Queue()
@@ -103,8 +116,13 @@ class MicroBatcher:
         if self.queue is None:
             raise RuntimeError("the batcher is not running")
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((sentences, future))
-        await future
+        self.queued_sentences += len(sentences)
+        try:
+            await self.queue.put((sentences, future))
+            await future
+        finally:
+            if not future.done():  # the waiting request gave up (timeout, client gone)
+                future.cancel()
 
     def _take_ready(self, items: list, count: int) -> int:
         assert self.queue is not None
@@ -126,23 +144,34 @@ class MicroBatcher:
                 if count < self.max_batch_sentences and self.max_wait > 0:
                     await asyncio.sleep(self.max_wait)
                     count = self._take_ready(items, count)
-            live = [(s, f) for s, f in items if not f.done()]  # a client that went away
-            sentences = [sentence for s, _ in live for sentence in s]
-            self.predict_calls += 1
-            self.batched_requests += len(live)
-            self.largest_batch = max(self.largest_batch, len(sentences))
-            try:
-                if sentences:
-                    await loop.run_in_executor(self.executor, self.predict, sentences)
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-                log.exception("prediction failed")
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for _, future in live:
-                    if not future.done():
-                        future.set_result(None)
+            self.queued_sentences -= sum(len(s) for s, _ in items)
+            live = [(s, f) for s, f in items if not f.done()]  # a client that went away or gave up
+            await self._predict_batch(loop, live)
+
+    async def _predict_batch(self, loop: asyncio.AbstractEventLoop, live: list) -> None:
+        """One predict call for every live request; if it fails, each request again on its own."""
+        sentences = [sentence for s, _ in live for sentence in s]
+        self.predict_calls += 1
+        self.batched_requests += len(live)
+        self.largest_batch = max(self.largest_batch, len(sentences))
+        try:
+            if sentences:
+                await loop.run_in_executor(self.executor, self.predict, sentences)
+        except Exception as exc:  # noqa: BLE001 - isolated below, then handed to the request that caused it
+            if len(live) > 1:  # find the culprit: the other requests must not fail with it
+                for one in live:
+                    if not one[1].done():
+                        await self._predict_batch(loop, [one])
+                return
+            log.exception("prediction failed")
+            self.failed_requests += len(live)
+            for _, future in live:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for _, future in live:
+                if not future.done():
+                    future.set_result(None)
 
 
 def _encoder_facts(model: Any) -> list[dict[str, Any]]:
@@ -160,6 +189,16 @@ def _encoder_facts(model: Any) -> list[dict[str, Any]]:
             }
         )
     return facts
+
+
+async def _read_body_in_time(request: Request, limits: Limits) -> bytes:
+    """The body, or 408 if the client takes longer than ``read_timeout_s`` to send it."""
+    try:
+        return await asyncio.wait_for(_read_body(request, limits.max_body_bytes), limits.read_timeout_s)
+    except asyncio.TimeoutError:
+        raise RequestError(
+            408, f"the request body did not arrive within {limits.read_timeout_s:g} seconds"
+        ) from None
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -191,6 +230,10 @@ def parse_request(body: bytes, limits: Limits) -> tuple[list[str], bool, bool]:
         raise RequestError(
             400, f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise RequestError(400, "the body's JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise RequestError(400, f"the body is not acceptable JSON: {exc}") from None
     if not isinstance(data, dict):
         raise RequestError(
             422, f'expected a JSON object such as {{"text": "..."}}, got a {type(data).__name__}'
@@ -212,6 +255,13 @@ def parse_request(body: bytes, limits: Limits) -> tuple[list[str], bool, bool]:
             raise RequestError(422, "'texts' is empty")
         if len(texts) > limits.max_texts:
             raise RequestError(413, f"{len(texts)} texts in one request; the limit is {limits.max_texts}")
+    for index, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON escapes can spell lone surrogates, which are not text
+            raise RequestError(
+                422, f"text {index} is not valid Unicode: {exc.reason} at character {exc.start}"
+            ) from None
     flags = []
     for key, default in (("split_sentences", True), ("render", False)):
         value = data.get(key, default)
@@ -271,7 +321,7 @@ def create_app(
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
         counters["refused"] += 1
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -285,6 +335,8 @@ def create_app(
             **counters,
             "predict_calls": batcher.predict_calls,
             "largest_batch": batcher.largest_batch,
+            "queued_sentences": batcher.queued_sentences,
+            "failed_requests": batcher.failed_requests,
         }
 
     @app.get("/info")
@@ -293,7 +345,7 @@ def create_app(
 
     @app.post("/predict")
     async def post_predict(request: Request) -> JSONResponse:
-        body = await _read_body(request, limits.max_body_bytes)
+        body = await _read_body_in_time(request, limits)
         texts, split, render = parse_request(body, limits)
         per_text = [make_sentences(text, split=split) for text in texts]
         n_tokens = sum(len(s) for sentences in per_text for s in sentences)
@@ -302,7 +354,20 @@ def create_app(
                 413, f"the request has {n_tokens} tokens; the limit is {limits.max_tokens} per request"
             )
         everything = [s for sentences in per_text for s in sentences]
-        await batcher.submit(everything)
+        if batcher.queued_sentences + len(everything) > limits.max_queued_sentences:
+            raise RequestError(
+                429,
+                f"the server is busy ({batcher.queued_sentences} sentences queued); retry later",
+                {"Retry-After": "1"},
+            )
+        try:
+            await asyncio.wait_for(batcher.submit(everything), limits.queue_timeout_s)
+        except asyncio.TimeoutError:
+            raise RequestError(
+                429,
+                f"the server is busy: no answer within {limits.queue_timeout_s:g} seconds; retry later",
+                {"Retry-After": "5"},
+            ) from None
         results = []
         for text, sentences in zip(texts, per_text):
             rendered = [sentence_result(s, layers, link_template) for s in sentences]

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from polytag.data import ConcatDataset, Corpus, MultiCorpus, SentenceDataset
 from polytag.datasets.base import (
     check_in_memory,
@@ -30,6 +32,7 @@ from polytag.datasets.base import (
 )
 from polytag.errors import DatasetNotFoundError, FormatError
 from polytag.formats.column import read_column_file
+from polytag.formats.streaming import IndexedColumnFile
 
 log = logging.getLogger("polytag")
 
@@ -57,9 +60,13 @@ def _check_delimiter(column_delimiter: str | None) -> None:
 
 
 class ColumnDataset(SentenceDataset):
-    """The sentences of one column file (Flair's ``ColumnDataset``), read at construction.
+    """The sentences of one column file (Flair's ``ColumnDataset``).
 
-    Takes the keyword arguments of :func:`polytag.formats.column.read_column_file`.
+    Takes the keyword arguments of :func:`polytag.formats.column.read_column_file`. With
+    ``in_memory=True`` the file is read at construction; with ``in_memory=False`` only an index of
+    byte offsets is kept and each access parses its sentence from disk
+    (:class:`polytag.formats.streaming.IndexedColumnFile`, which also takes ``detect_sentences`` and
+    ``validate``).
     """
 
     def __init__(
@@ -69,12 +76,24 @@ class ColumnDataset(SentenceDataset):
         in_memory: bool = True,
         **reader_args: Any,
     ) -> None:
-        check_in_memory(in_memory)
         self.path_to_column_file = Path(path_to_column_file)
         if not self.path_to_column_file.is_file():
             raise DatasetNotFoundError(f"column file {self.path_to_column_file} does not exist")
         self.column_name_map = dict(column_name_map)
-        super().__init__(read_column_file(self.path_to_column_file, self.column_name_map, **reader_args))
+        self.in_memory = in_memory
+        if in_memory:
+            super().__init__(read_column_file(self.path_to_column_file, self.column_name_map, **reader_args))
+        else:
+            self.sentences = IndexedColumnFile(  # type: ignore[assignment]
+                self.path_to_column_file, self.column_name_map, **reader_args
+            )
+
+    def is_in_memory(self) -> bool:
+        return self.in_memory
+
+    def token_counts(self) -> np.ndarray | None:
+        """Words per sentence from the index (``in_memory=False``); None for an in-memory dataset."""
+        return None if self.in_memory else self.sentences.token_counts()  # type: ignore[attr-defined]
 
 
 class MultiFileColumnCorpus(Corpus):
@@ -101,7 +120,6 @@ class MultiFileColumnCorpus(Corpus):
         column_delimiter: str | None = None,
         **corpusargs: Any,
     ) -> None:
-        check_in_memory(in_memory)
         _check_delimiter(column_delimiter)
         reader_args = {
             "span_layers": None if span_layers is None else list(span_layers),
@@ -117,7 +135,7 @@ class MultiFileColumnCorpus(Corpus):
         def read(files: Sequence[PathLike] | None) -> Any:
             if not files:
                 return None
-            datasets = [ColumnDataset(f, column_format, **reader_args) for f in files]
+            datasets = [ColumnDataset(f, column_format, in_memory, **reader_args) for f in files]
             return datasets[0] if len(datasets) == 1 else ConcatDataset(datasets)
 
         super().__init__(read(train_files), read(dev_files), read(test_files), **corpusargs)
@@ -134,6 +152,10 @@ class ColumnCorpus(MultiFileColumnCorpus):
     sampled from train, 10 %, seeded, and logged. Lines are split on tabs when they have one, else on
     runs of spaces; ``column_delimiter`` is accepted for Flair scripts when it is ``r"\\s+"``, ``"\\t"``
     or ``" "``, which read such files the same way.
+
+    ``in_memory=False`` keeps only a byte-offset index of each file and parses a sentence on each
+    access (flat memory for corpora of millions of sentences; see :mod:`polytag.formats.streaming`
+    for what differs: sentences are not linked to their document neighbours).
     """
 
     def __init__(
@@ -156,7 +178,6 @@ class ColumnCorpus(MultiFileColumnCorpus):
         column_delimiter: str | None = None,
         **corpusargs: Any,
     ) -> None:
-        check_in_memory(in_memory)
         _check_delimiter(column_delimiter)
         data_folder = Path(data_folder)
         dev_path, test_path, train_path = find_train_dev_test_files(
@@ -180,6 +201,7 @@ class ColumnCorpus(MultiFileColumnCorpus):
             label_name_map=label_name_map,
             span_layers=span_layers,
             tag_scheme=tag_scheme,
+            in_memory=in_memory,
             name=name if name is not None else str(data_folder),
             **corpusargs,
         )
@@ -225,15 +247,20 @@ class CONLL_03(ColumnCorpus):
         in_memory: bool = True,
         **corpusargs: Any,
     ) -> None:
-        check_in_memory(in_memory)
         column_format = dict(column_format or CONLL_03_COLUMNS)
         folder = corpus_folder(base_path, "conll_03")
         train, dev, test = _conll_03_files(folder)
         corpusargs.setdefault("span_layers", _known_span_layers(column_format))
         corpusargs.setdefault("name", "conll_03")
         super().__init__(
-            folder, column_format, train_file=train, dev_file=dev, test_file=test,
-            document_separator_token="-DOCSTART-", **corpusargs,
+            folder,
+            column_format,
+            train_file=train,
+            dev_file=dev,
+            test_file=test,
+            document_separator_token="-DOCSTART-",
+            in_memory=in_memory,
+            **corpusargs,
         )
 
 
@@ -250,7 +277,6 @@ class CONLL_2000(ColumnCorpus):
     """
 
     def __init__(self, base_path: PathLike | None = None, in_memory: bool = True, **corpusargs: Any) -> None:
-        check_in_memory(in_memory)
         folder = corpus_folder(base_path, "conll_2000")
         required = ["train.txt", "test.txt"]
         missing = [name for name in required if not (folder / name).is_file()]
@@ -266,14 +292,22 @@ class CONLL_2000(ColumnCorpus):
                 except OSError as exc:
                     errors.append(f"{CONLL_2000_URL}{name}.gz: {exc}")
         require_files(
-            folder, required, "conll_2000",
-            {n: f"{CONLL_2000_URL}{n}.gz (gunzip it)" for n in required}, errors,
+            folder,
+            required,
+            "conll_2000",
+            {n: f"{CONLL_2000_URL}{n}.gz (gunzip it)" for n in required},
+            errors,
         )
         corpusargs.setdefault("name", "conll_2000")
         corpusargs.setdefault("span_layers", ["np"])
         super().__init__(
-            folder, {0: "text", 1: "pos", 2: "np"}, train_file="train.txt", test_file="test.txt",
-            comment_symbol=None, **corpusargs,
+            folder,
+            {0: "text", 1: "pos", 2: "np"},
+            train_file="train.txt",
+            test_file="test.txt",
+            comment_symbol=None,
+            in_memory=in_memory,
+            **corpusargs,
         )
 
 
@@ -315,8 +349,12 @@ def convert_wikiner(source: Path, target: Path) -> int:
 
 def _wikiner_source(folder: Path, language: str) -> Path | None:
     stem = f"aij-wikiner-{language}-wp3"
-    for candidate in (folder / language / stem, folder / language / f"{stem}.bz2", folder / stem,
-                      folder / f"{stem}.bz2"):
+    for candidate in (
+        folder / language / stem,
+        folder / language / f"{stem}.bz2",
+        folder / stem,
+        folder / f"{stem}.bz2",
+    ):
         if candidate.is_file():
             return candidate
     return None

@@ -7,23 +7,42 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from polytag.data import Corpus, SentenceDataset
-from polytag.datasets.base import check_in_memory, corpus_folder, ensure_files, find_train_dev_test_files
+from polytag.datasets.base import corpus_folder, ensure_files, find_train_dev_test_files
 from polytag.errors import DatasetNotFoundError
 from polytag.formats.conllu import read_conllu_file
+from polytag.formats.streaming import IndexedConlluFile
 
 PathLike = str | os.PathLike
 
 
 class UniversalDependenciesDataset(SentenceDataset):
-    """The sentences of one CoNLL-U file (multiword tokens are split into their words)."""
+    """The sentences of one CoNLL-U file (multiword tokens are split into their words).
+
+    ``in_memory=False`` keeps a byte-offset index and parses each sentence on access
+    (:class:`polytag.formats.streaming.IndexedConlluFile`).
+    """
 
     def __init__(
         self, path_to_conll_file: PathLike, in_memory: bool = True, extra_layers: bool = False
     ) -> None:
-        check_in_memory(in_memory)
         self.path_to_conll_file = Path(path_to_conll_file)
-        super().__init__(read_conllu_file(self.path_to_conll_file, extra_layers=extra_layers))
+        self.in_memory = in_memory
+        if in_memory:
+            super().__init__(read_conllu_file(self.path_to_conll_file, extra_layers=extra_layers))
+        else:
+            self.sentences = IndexedConlluFile(  # type: ignore[assignment]
+                self.path_to_conll_file, extra_layers=extra_layers
+            )
+
+    def is_in_memory(self) -> bool:
+        return self.in_memory
+
+    def token_counts(self) -> np.ndarray | None:
+        """Words per sentence from the index (``in_memory=False``); None for an in-memory dataset."""
+        return None if self.in_memory else self.sentences.token_counts()  # type: ignore[attr-defined]
 
 
 class UniversalDependenciesCorpus(Corpus):
@@ -40,7 +59,6 @@ class UniversalDependenciesCorpus(Corpus):
         extra_layers: bool = False,
         **corpusargs: Any,
     ) -> None:
-        check_in_memory(in_memory)
         if not split_multiwords:
             raise NotImplementedError(
                 "split_multiwords=False is not supported: multiword tokens are always read as their words "
@@ -52,7 +70,9 @@ class UniversalDependenciesCorpus(Corpus):
             raise DatasetNotFoundError(f"no CoNLL-U files (names with train/dev/test) found in {data_folder}")
 
         def read(path: Path | None) -> UniversalDependenciesDataset | None:
-            return None if path is None else UniversalDependenciesDataset(path, extra_layers=extra_layers)
+            if path is None:
+                return None
+            return UniversalDependenciesDataset(path, in_memory=in_memory, extra_layers=extra_layers)
 
         corpusargs.setdefault("name", str(data_folder))
         super().__init__(read(train), read(dev), read(test), **corpusargs)
@@ -76,13 +96,17 @@ class UD_ENGLISH(UniversalDependenciesCorpus):
         revision: str = "master",
         **corpusargs: Any,
     ) -> None:
-        check_in_memory(in_memory)
         folder = corpus_folder(base_path, "ud_english")
         names = {split: f"en_ewt-ud-{split}.conllu" for split in ("train", "dev", "test")}
         urls = {name: UD_ENGLISH_URL.format(revision=revision, name=name) for name in names.values()}
         ensure_files(folder, list(names.values()), urls, "ud_english")
         corpusargs.setdefault("name", "ud_english")
         super().__init__(
-            folder, train_file=names["train"], dev_file=names["dev"], test_file=names["test"],
-            split_multiwords=split_multiwords, **corpusargs,
+            folder,
+            train_file=names["train"],
+            dev_file=names["dev"],
+            test_file=names["test"],
+            split_multiwords=split_multiwords,
+            in_memory=in_memory,
+            **corpusargs,
         )

@@ -29,10 +29,13 @@ whitespace allowed) a comment; its text after the symbol goes to ``sentence.meta
 (a list) of the sentence it precedes or is inside. Without ``comment_symbol`` every line is data, so
 CoNLL-2000's ``# # I-NP`` and AIDA's bare ``"`` token are tokens.
 
-**Lines.** A line with a tab is split on tabs, any other line on runs of spaces. Trailing spaces, tabs
-and ``\\r`` are ignored. A blank line ends a sentence (several are fine); the last sentence needs no
-final newline. A line with fewer columns than ``max(column_format) + 1`` or an undecodable byte raises
-:class:`~polytag.errors.FormatError` naming the file and line; nothing is skipped silently.
+**Lines.** A line with a tab is split on tabs (spaces around a field are dropped, spaces inside it
+kept: AIDA-style titles), any other line on runs of spaces. Trailing spaces, tabs and ``\\r`` are
+ignored. A blank line ends a sentence (several are fine); the last sentence needs no final newline. A
+line with fewer columns than ``max(column_format) + 1``, an empty field in a named column (``a\\t\\tO``),
+an undecodable or NUL byte, a ``\\r`` inside a line or a line longer than ``max_line_bytes`` raises
+:class:`~polytag.errors.FormatError` naming the file and line; nothing is skipped silently (see
+``docs/robustness.md``).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from typing import Any
 
 from polytag.data import Label, Sentence, Span, Token, link_document
 from polytag.errors import FormatError
-from polytag.formats._io import PathLike, atomic_writer, gc_paused, iter_line_chunks
+from polytag.formats._io import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_line_chunks
 from polytag.formats._labels import add_token_layer
 from polytag.formats.tags import (
     BadTag,
@@ -70,8 +73,19 @@ class _Settings:
     """The arguments of one read, checked once."""
 
     __slots__ = (
-        "path", "column_format", "text_col", "min_cols", "span_layers", "tag_scheme", "comment_symbol",
-        "docsep", "encoding", "label_name_map", "skip_first_line",
+        "path",
+        "column_format",
+        "text_col",
+        "min_cols",
+        "span_layers",
+        "tag_scheme",
+        "comment_symbol",
+        "docsep",
+        "encoding",
+        "label_name_map",
+        "skip_first_line",
+        "max_line_bytes",
+        "named_cols",
     )
 
     def __init__(
@@ -85,6 +99,7 @@ class _Settings:
         encoding: str,
         label_name_map: dict[str, str] | None,
         skip_first_line: bool,
+        max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         self.path = Path(path)
         if not column_format:
@@ -92,9 +107,7 @@ class _Settings:
         self.column_format = {int(k): v for k, v in column_format.items()}
         text_cols = [c for c, name in self.column_format.items() if name == TEXT]
         if len(text_cols) != 1:
-            raise ValueError(
-                f"column_format must name exactly one column {TEXT!r}, got {column_format!r}"
-            )
+            raise ValueError(f"column_format must name exactly one column {TEXT!r}, got {column_format!r}")
         if min(self.column_format) < 0:
             raise ValueError(f"column indices must be >= 0, got {column_format!r}")
         self.text_col = text_cols[0]
@@ -115,6 +128,8 @@ class _Settings:
         self.encoding = encoding
         self.label_name_map = label_name_map or None
         self.skip_first_line = skip_first_line
+        self.max_line_bytes = max_line_bytes
+        self.named_cols = sorted(self.column_format)
 
     def label_columns(self) -> list[tuple[int, str]]:
         return sorted((c, name) for c, name in self.column_format.items() if name != TEXT)
@@ -122,6 +137,34 @@ class _Settings:
 
 def _parse_blocks(cfg: _Settings) -> Iterator[_Block | None]:
     """Split the file into sentences of raw fields; ``None`` marks a document separator."""
+    chunks = iter_line_chunks(cfg.path, cfg.encoding, max_line_bytes=cfg.max_line_bytes)
+    return blocks_from_lines(cfg, chunks, cfg.skip_first_line)
+
+
+def split_fields(line: str) -> list[str]:
+    """The fields of a stripped data line: split on tabs when it has one, else on runs of spaces.
+
+    Spaces around tab-separated fields are dropped (``John \\tB-PER`` is the token ``John``).
+    """
+    if "\t" in line:
+        fields = line.split("\t")
+        if " " in line:
+            fields = [f.strip(" ") for f in fields]
+        return fields
+    fields = line.split(" ")
+    if "" in fields:
+        fields = [f for f in fields if f]
+    return fields
+
+
+def blocks_from_lines(
+    cfg: _Settings, chunks: Iterable[tuple[int, list[str]]], skip_first: bool = False
+) -> Iterator[_Block | None]:
+    """The line rules of the format, shared by the whole-file and the per-sentence (lazy) readers.
+
+    ``chunks`` yields ``(number of the first line, lines without their \\n)``; blocks of raw fields come
+    out, ``None`` for a document separator line.
+    """
     rows: list[list[str]] = []
     line_nos: list[int] = []
     comments: list[str] = []
@@ -130,8 +173,7 @@ def _parse_blocks(cfg: _Settings) -> Iterator[_Block | None]:
     min_cols = cfg.min_cols
     text_col = cfg.text_col
     path = cfg.path
-    skip_first = cfg.skip_first_line
-    for first, lines in iter_line_chunks(path, cfg.encoding):
+    for first, lines in chunks:
         for line_no, line in enumerate(lines, first):
             if skip_first:
                 skip_first = False
@@ -145,12 +187,7 @@ def _parse_blocks(cfg: _Settings) -> Iterator[_Block | None]:
                     yield rows, line_nos, comments
                     rows, line_nos, comments = [], [], []
                 continue
-            if "\t" in line:
-                fields = line.split("\t")
-            else:
-                fields = line.split(" ")
-                if "" in fields:
-                    fields = [f for f in fields if f]
+            fields = split_fields(line)
             if docsep is not None and fields[0] == docsep:
                 if rows:
                     yield rows, line_nos, comments
@@ -164,8 +201,13 @@ def _parse_blocks(cfg: _Settings) -> Iterator[_Block | None]:
                     f"expected at least {min_cols} columns (column_format {cfg.column_format}), "
                     f"got {len(fields)}: {line!r}",
                 )
-            if not fields[text_col]:
-                raise FormatError(path, line_no, f"empty token text in column {text_col}: {line!r}")
+            if "" in fields:
+                for c in cfg.named_cols:
+                    if not fields[c]:
+                        what = "token text" if c == text_col else f"field ({cfg.column_format[c]!r})"
+                        raise FormatError(
+                            path, line_no, f"empty {what} in column {c} (write _ for no value): {line!r}"
+                        )
             rows.append(fields)
             line_nos.append(line_no)
     if rows:
@@ -200,7 +242,11 @@ def _detect_span_columns(cfg: _Settings, blocks: Iterable[_Block | None]) -> set
             log.warning(
                 "%s: column %d (%r) is %.1f%% tag-like but also holds %s; read as token labels "
                 "(pass span_layers to read it as spans, which reports the bad tags' lines)",
-                cfg.path, c, name, 100.0 * tag_like / total, ", ".join(repr(b) for b in bad),
+                cfg.path,
+                c,
+                name,
+                100.0 * tag_like / total,
+                ", ".join(repr(b) for b in bad),
             )
     return found
 
@@ -293,7 +339,9 @@ class _Builder:
         if total:
             log.warning(
                 "%s: repaired %d invalid tag(s) [%s]; policy: such a tag starts a new span of its type",
-                self.cfg.path, total, "; ".join(parts),
+                self.cfg.path,
+                total,
+                "; ".join(parts),
             )
 
 
@@ -334,14 +382,24 @@ def read_column_file(
     encoding: str = "utf-8",
     label_name_map: dict[str, str] | None = None,
     skip_first_line: bool = False,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> list[Sentence]:
     """Read a whole column file into labelled sentences (see the module docstring for the rules).
 
     ``label_name_map`` renames span types and token values (a span type mapped to ``"O"`` is dropped).
+    A line longer than ``max_line_bytes`` raises :class:`FormatError` without being read whole.
     """
     cfg = _Settings(
-        path, column_format, span_layers, tag_scheme, comment_symbol, document_separator_token,
-        encoding, label_name_map, skip_first_line,
+        path,
+        column_format,
+        span_layers,
+        tag_scheme,
+        comment_symbol,
+        document_separator_token,
+        encoding,
+        label_name_map,
+        skip_first_line,
+        max_line_bytes,
     )
     with gc_paused():
         blocks = list(_parse_blocks(cfg))
@@ -360,6 +418,7 @@ def iter_column_file(
     encoding: str = "utf-8",
     label_name_map: dict[str, str] | None = None,
     skip_first_line: bool = False,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[Sentence]:
     """Like :func:`read_column_file`, but yields sentences one document at a time.
 
@@ -367,8 +426,16 @@ def iter_column_file(
     A document is held in memory until it ends, so that its sentences can be linked.
     """
     cfg = _Settings(
-        path, column_format, span_layers, tag_scheme, comment_symbol, document_separator_token,
-        encoding, label_name_map, skip_first_line,
+        path,
+        column_format,
+        span_layers,
+        tag_scheme,
+        comment_symbol,
+        document_separator_token,
+        encoding,
+        label_name_map,
+        skip_first_line,
+        max_line_bytes,
     )
     span_cols = _detect_span_columns(cfg, _parse_blocks(cfg))
     for document in _documents(cfg, _parse_blocks(cfg), span_cols):
@@ -431,9 +498,15 @@ def write_column_file(
     use_docs = document_separator_token is not None and any(s.document_id is not None for s in sentences)
     path = Path(path)
 
-    def check(value: str, what: str, index: int) -> str:
-        if not value or "\n" in value or "\r" in value or separator in value or (
-            (separator == " " or width == 1) and any(ch.isspace() for ch in value)
+    def check(value: str, what: str, index: int, field: bool = True) -> str:
+        if (
+            not value
+            or "\n" in value
+            or "\r" in value
+            or "\x00" in value
+            or separator in value
+            or ((separator == " " or width == 1) and any(ch.isspace() for ch in value))
+            or (field and value.strip(" ") != value)  # the reader drops spaces around a field
         ):
             raise FormatError(
                 path, None, f"sentence {index}: {what} {value!r} cannot be written as one field"
@@ -443,12 +516,14 @@ def write_column_file(
     with atomic_writer(path) as out:
         current_doc: Any = object()
         for index, sentence in enumerate(sentences):
+            if index == 0 and sentence.tokens and sentence.tokens[0].form.startswith("\ufeff"):
+                out.write("\ufeff")  # the reader drops one byte-order mark at the start of the file
             if use_docs and sentence.document_id != current_doc:
                 current_doc = sentence.document_id
                 out.write(separator.join([document_separator_token] + ["O"] * (width - 1)) + "\n\n")
             if comment_symbol is not None:
                 for comment in sentence.metadata.get("comment", ()):
-                    out.write(f"{comment_symbol}{check(str(comment), 'comment', index)}\n")
+                    out.write(f"{comment_symbol}{check(str(comment), 'comment', index, False)}\n")
             n = len(sentence)
             if n == 0:
                 raise FormatError(path, None, f"sentence {index} has no tokens; a column file cannot hold it")

@@ -14,8 +14,10 @@ Each word line (integer ID) becomes a token with the TOKEN labels ``lemma``, ``u
 - ``# newdoc`` starts a document: its sentences share ``document_id`` (the ``newdoc id`` or
   ``"<file name>#<n>"``) and are linked (``previous_sentence()``/``next_sentence()``). A file without
   ``newdoc`` is one document.
-- A line that is not a comment, blank, or ten tab-separated fields with a valid ID raises
-  :class:`~polytag.errors.FormatError` with file and line.
+- A line that is not a comment, blank, or ten tab-separated non-empty fields with a valid ID (ASCII
+  digits) raises :class:`~polytag.errors.FormatError` with file and line, as do the byte-level
+  problems of :mod:`polytag.formats._io` (undecodable or NUL byte, ``\\r`` inside a line, a line longer
+  than ``max_line_bytes``). See ``docs/robustness.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from polytag.data import Sentence, link_document
 from polytag.errors import FormatError
-from polytag.formats._io import PathLike, atomic_writer, gc_paused, iter_line_chunks
+from polytag.formats._io import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_line_chunks
 from polytag.formats._labels import add_token_layer
 
 MULTIWORD_KEY = "multiword_tokens"
@@ -37,6 +39,12 @@ _INTERNAL_KEYS = (MULTIWORD_KEY, EMPTY_NODES_KEY, COMMENT_KEY)
 # (layer, column) of the word labels always read, then those read with extra_layers=True
 _LAYERS = (("lemma", 2), ("upos", 3), ("pos", 4), ("head", 6), ("deprel", 7))
 _EXTRA_LAYERS = (("feats", 5), ("deps", 8), ("misc", 9))
+_FIELD_NAMES = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
+
+
+def _number(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts ``²``, which ``int`` rejects)."""
+    return text.isdigit() and text.isascii()
 
 
 def _space_after_no(misc: str) -> bool:
@@ -57,10 +65,21 @@ class _SentenceParts:
         self.first_line = 0
 
 
-def _parse(path: Path, encoding: str) -> Iterator[_SentenceParts | str | None]:
+def _parse(
+    path: Path, encoding: str, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[_SentenceParts | str | None]:
     """Yield sentences' parts, a document id (``str``) or None (a ``newdoc`` without id) when one starts."""
+    return parse_lines(path, iter_line_chunks(path, encoding, max_line_bytes=max_line_bytes))
+
+
+def parse_lines(path: Path, chunks: Iterable[tuple[int, list[str]]]) -> Iterator[_SentenceParts | str | None]:
+    """The line rules of the format, shared by the whole-file and the per-sentence (lazy) readers.
+
+    ``chunks`` yields ``(number of the first line, lines without their \\n)``; out come the events of
+    :func:`_parse`.
+    """
     parts = _SentenceParts()
-    for first, lines in iter_line_chunks(path, encoding):
+    for first, lines in chunks:
         for line_no, line in enumerate(lines, first):
             if line.endswith("\r"):
                 line = line[:-1]
@@ -97,16 +116,19 @@ def _parse(path: Path, encoding: str) -> Iterator[_SentenceParts | str | None]:
             fields = line.split("\t")
             if len(fields) != 10:
                 raise FormatError(
-                    path, line_no, f"expected 10 tab-separated fields (ID FORM LEMMA UPOS XPOS FEATS HEAD "
+                    path,
+                    line_no,
+                    f"expected 10 tab-separated fields (ID FORM LEMMA UPOS XPOS FEATS HEAD "
                     f"DEPREL DEPS MISC), got {len(fields)}: {line!r}",
                 )
+            if "" in fields:
+                name = _FIELD_NAMES[fields.index("")]
+                raise FormatError(path, line_no, f"empty {name} field (write _ for no value): {line!r}")
             word_id = fields[0]
             n = len(parts.rows) + 1
-            if word_id.isdigit():
+            if _number(word_id):
                 if int(word_id) != n:
                     raise FormatError(path, line_no, f"word ID {word_id!r} out of order; expected {n}")
-                if not fields[1]:
-                    raise FormatError(path, line_no, "empty FORM")
                 if not parts.rows:
                     parts.first_line = line_no
                 parts.rows.append(fields)
@@ -118,10 +140,11 @@ def _parse(path: Path, encoding: str) -> Iterator[_SentenceParts | str | None]:
                     parts.ws.append(0 if _space_after_no(fields[9]) else 1)
             elif "-" in word_id:
                 start_s, _, end_s = word_id.partition("-")
-                if not (start_s.isdigit() and end_s.isdigit()) or int(start_s) != n or int(end_s) <= n:
+                if not (_number(start_s) and _number(end_s)) or int(start_s) != n or int(end_s) <= n:
                     raise FormatError(
-                        path, line_no, f"multiword range {word_id!r} must be <next word>-<later word>; "
-                        f"the next word is {n}",
+                        path,
+                        line_no,
+                        f"multiword range {word_id!r} must be <next word>-<later word>; the next word is {n}",
                     )
                 parts.range_end = int(end_s)
                 parts.range_no_space = _space_after_no(fields[9])
@@ -130,7 +153,7 @@ def _parse(path: Path, encoding: str) -> Iterator[_SentenceParts | str | None]:
                 )
             elif "." in word_id:
                 major, _, minor = word_id.partition(".")
-                if not (major.isdigit() and minor.isdigit()):
+                if not (_number(major) and _number(minor)):
                     raise FormatError(path, line_no, f"empty node ID {word_id!r} must be <int>.<int>")
                 parts.empty.append(line)
             else:
@@ -145,7 +168,8 @@ def _parse(path: Path, encoding: str) -> Iterator[_SentenceParts | str | None]:
         raise FormatError(path, None, "comment lines at the end of the file without a sentence after them")
 
 
-def _build(parts: _SentenceParts, extra_layers: bool) -> Sentence:
+def build_sentence(parts: _SentenceParts, extra_layers: bool) -> Sentence:
+    """The sentence of one parsed block (its document is set by the caller)."""
     rows = parts.rows
     sentence = Sentence.from_tokens([row[1] for row in rows], parts.ws)
     for layer, column in _LAYERS:
@@ -163,7 +187,11 @@ def _build(parts: _SentenceParts, extra_layers: bool) -> Sentence:
 
 
 def iter_conllu_file(
-    path: PathLike, *, encoding: str = "utf-8", extra_layers: bool = False
+    path: PathLike,
+    *,
+    encoding: str = "utf-8",
+    extra_layers: bool = False,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[Sentence]:
     """Yield the sentences of a CoNLL-U file one document at a time (a document is linked first)."""
     path = Path(path)
@@ -172,7 +200,7 @@ def iter_conllu_file(
     doc_count = 0
     pending_id: str | None = None
     pending_new = False
-    events = _parse(path, encoding)
+    events = _parse(path, encoding, max_line_bytes)
     while True:
         with gc_paused():
             finished: list[Sentence] = []
@@ -187,7 +215,7 @@ def iter_conllu_file(
                         doc_id = pending_id if pending_id is not None else f"{path.name}#{doc_count}"
                         doc_count += 1
                         pending_new, pending_id = False, None
-                    document.append(_build(event, extra_layers))
+                    document.append(build_sentence(event, extra_layers))
                     if finished:
                         done = False
                         break
@@ -206,11 +234,19 @@ def iter_conllu_file(
 
 
 def read_conllu_file(
-    path: PathLike, *, encoding: str = "utf-8", extra_layers: bool = False
+    path: PathLike,
+    *,
+    encoding: str = "utf-8",
+    extra_layers: bool = False,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> list[Sentence]:
     """Read a whole CoNLL-U file (see the module docstring for what becomes what)."""
     with gc_paused():
-        return list(iter_conllu_file(path, encoding=encoding, extra_layers=extra_layers))
+        return list(
+            iter_conllu_file(
+                path, encoding=encoding, extra_layers=extra_layers, max_line_bytes=max_line_bytes
+            )
+        )
 
 
 def _label_value(token: Any, layer: str) -> str:
@@ -230,9 +266,16 @@ def write_conllu_file(path: PathLike, sentences: Iterable[Sentence]) -> None:
     path = Path(path)
 
     def field(value: str, index: int, what: str) -> str:
-        if not value or "\t" in value or "\n" in value or "\r" in value:
+        if not value or "\t" in value or "\n" in value or "\r" in value or "\x00" in value:
             raise FormatError(path, None, f"sentence {index}: {what} {value!r} cannot be a CoNLL-U field")
         return value
+
+    def comment(line: str, index: int) -> str:
+        """A comment line, refused when the reader would not give back what it says."""
+        body = line[1:].strip()
+        if "\n" in line or "\r" in line or "\x00" in line or body != line[2:]:
+            raise FormatError(path, None, f"sentence {index}: {line!r} cannot be written as a comment line")
+        return line
 
     with atomic_writer(path) as out:
         current_doc: Any = object()
@@ -250,11 +293,18 @@ def write_conllu_file(path: PathLike, sentences: Iterable[Sentence]) -> None:
                 if key in _INTERNAL_KEYS:
                     continue
                 if value is None:
-                    lines.append(f"# {key}")
+                    lines.append(comment(f"# {key}", index))
+                elif " = " in key or key != key.strip():
+                    raise FormatError(path, None, f"sentence {index}: metadata key {key!r} cannot be written")
                 else:
-                    lines.append(f"# {key} = {value}")
-            for comment in metadata.get(COMMENT_KEY, ()):
-                lines.append(f"# {comment}")
+                    line = f"# {key} = {value}"
+                    lines.append(line if value == "" else comment(line, index))
+            for text in metadata.get(COMMENT_KEY, ()):
+                if " = " in text:
+                    raise FormatError(
+                        path, None, f"sentence {index}: comment {text!r} would be read back as metadata"
+                    )
+                lines.append(comment(f"# {text}", index))
             if "text" not in metadata:
                 lines.append(f"# text = {sentence.text}")
             ranges = {r["start"]: r for r in metadata.get(MULTIWORD_KEY, ())}

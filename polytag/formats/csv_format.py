@@ -6,20 +6,52 @@ Any other name keeps the field in ``sentence.metadata[name]``. Fields are string
 field is ``""`` (never NaN) and an empty label field adds no label. A row whose text is empty is
 skipped with one warning per file (count and first line); a row with too few fields raises
 :class:`~polytag.errors.FormatError` with its line.
+
+The file is streamed line by line through the shared line reader (:mod:`polytag.formats._io`), so
+an undecodable or NUL byte and a line longer than ``max_line_bytes`` raise with their line, a BOM is
+dropped and ``\\r\\n`` works; a lone ``\\r`` is allowed (it may sit inside a quoted field). A quoted
+field may span lines up to ``max_line_bytes`` characters in all (``csv.field_size_limit`` is raised to
+that, never lowered), so an unclosed quote cannot swallow the rest of a large file unnoticed.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from polytag.data import Sentence
 from polytag.errors import FormatError
-from polytag.formats._io import PathLike, gc_paused, read_text
+from polytag.formats._io import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_line_chunks
 
 log = logging.getLogger("polytag")
+
+
+_Columns = tuple[list[int], list[tuple[int, str]], list[tuple[int, str]]]
+
+
+def _label_columns(columns: dict[int, str], label_type: str) -> _Columns:
+    """The text columns, the label columns (with their layers) and the metadata columns."""
+    text_cols = sorted(c for c, name in columns.items() if name == "text")
+    if not text_cols:
+        raise ValueError(f"column_name_map needs at least one 'text' column, got {columns!r}")
+    label_cols: list[tuple[int, str]] = []
+    meta_cols: list[tuple[int, str]] = []
+    for c, name in sorted(columns.items()):
+        if name == "label":
+            label_cols.append((c, label_type))
+        elif name.startswith("label_") and len(name) > len("label_"):
+            label_cols.append((c, name[len("label_") :]))
+        elif name != "text":
+            meta_cols.append((c, name))
+    return text_cols, label_cols, meta_cols
+
+
+def _physical_lines(chunks: Iterable[tuple[int, list[str]]]) -> Iterator[str]:
+    for _, lines in chunks:
+        for line in lines:
+            yield line + "\n"
 
 
 def read_csv_file(
@@ -31,24 +63,19 @@ def read_csv_file(
     delimiter: str = ",",
     encoding: str = "utf-8",
     use_tokenizer: bool = True,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> list[Sentence]:
     """Read a CSV file into sentences with sentence labels (see the module docstring)."""
     path = Path(path)
     columns = {int(k): v for k, v in column_name_map.items()}
-    text_cols = sorted(c for c, name in columns.items() if name == "text")
-    if not text_cols:
-        raise ValueError(f"column_name_map needs at least one 'text' column, got {column_name_map!r}")
-    label_cols: list[tuple[int, str]] = []
-    meta_cols: list[tuple[int, str]] = []
-    for c, name in sorted(columns.items()):
-        if name == "label":
-            label_cols.append((c, label_type))
-        elif name.startswith("label_") and len(name) > len("label_"):
-            label_cols.append((c, name[len("label_") :]))
-        elif name != "text":
-            meta_cols.append((c, name))
+    text_cols, label_cols, meta_cols = _label_columns(columns, label_type)
     needed = max(columns) + 1
-    reader = csv.reader(io.StringIO(read_text(path, encoding), newline=""), delimiter=delimiter)
+    if csv.field_size_limit() < max_line_bytes:
+        csv.field_size_limit(max_line_bytes)
+    chunks = iter_line_chunks(path, encoding, max_line_bytes=max_line_bytes, allow_cr=True)
+    # strict: an unclosed quote at the end of the file or text after a closing quote is an error, not a
+    # field that silently swallows the records after it
+    reader = csv.reader(_physical_lines(chunks), delimiter=delimiter, strict=True)
     sentences: list[Sentence] = []
     empty_rows: list[int] = []
     with gc_paused():
@@ -76,9 +103,58 @@ def read_csv_file(
                     sentence.metadata[name] = row[c]
                 sentences.append(sentence)
         except csv.Error as exc:
-            raise FormatError(path, line_no, f"malformed CSV: {exc}") from None
+            raise FormatError(path, line_no, f"malformed CSV record starting here: {exc}") from None
     if empty_rows:
         log.warning(
             "%s: skipped %d row(s) with empty text (first: line %d)", path, len(empty_rows), empty_rows[0]
         )
     return sentences
+
+
+def write_csv_file(
+    path: PathLike,
+    sentences: Iterable[Sentence],
+    column_name_map: dict[int, str] | None = None,
+    label_type: str = "class",
+    *,
+    delimiter: str = ",",
+    header: bool = False,
+) -> None:
+    """Write sentences as CSV that :func:`read_csv_file` (same ``column_name_map``) reads back.
+
+    The default columns are ``{0: "label", 1: "text"}``. A text column holds the sentence's original
+    text (one text column only); a label column the sentence's label of that layer (empty when it has
+    none); any other name the metadata entry of that name. A field holds one value: a layer with two
+    labels, an empty text or a NUL character raise :class:`FormatError`. With ``header`` the column
+    names are written first (read it back with ``skip_header=True``).
+    """
+    path = Path(path)
+    columns = {int(k): v for k, v in (column_name_map or {0: "label", 1: "text"}).items()}
+    text_cols, label_cols, meta_cols = _label_columns(columns, label_type)
+    if len(text_cols) != 1:
+        raise ValueError(f"write_csv_file writes one 'text' column, got {columns!r}")
+    width = max(columns) + 1
+    with atomic_writer(path) as out:
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        if header:
+            writer.writerow([columns.get(i, "") for i in range(width)])
+        for index, sentence in enumerate(sentences):
+            row = [""] * width
+            text = sentence.to_original_text()
+            if not text.strip():
+                raise FormatError(path, None, f"sentence {index} has no text; the reader would skip it")
+            row[text_cols[0]] = text
+            for c, typename in label_cols:
+                labels = sentence.get_labels(typename)
+                if len(labels) > 1:
+                    raise FormatError(
+                        path,
+                        None,
+                        f"sentence {index}: {len(labels)} labels of {typename!r}; a field holds one",
+                    )
+                row[c] = labels[0].value if labels else ""
+            for c, name in meta_cols:
+                row[c] = str(sentence.metadata.get(name, ""))
+            if any("\x00" in field for field in row):
+                raise FormatError(path, None, f"sentence {index}: a NUL character cannot be written")
+            writer.writerow(row)

@@ -3,18 +3,21 @@
 The leading words that start with ``label_prefix`` are labels of ``label_type`` (value verbatim, without
 the prefix); the rest of the line is the text. A line without labels is an unlabelled sentence. Blank
 lines are skipped; a line with labels but no text is skipped with one warning per file giving the count
-and the first line number.
+and the first line number. The byte-level rules of :mod:`polytag.formats._io` apply (an undecodable or
+NUL byte, a ``\\r`` inside a line or a line longer than ``max_line_bytes`` raise
+:class:`~polytag.errors.FormatError` with the line; see ``docs/robustness.md``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from polytag.data import Sentence
 from polytag.errors import FormatError
-from polytag.formats._io import PathLike, gc_paused, iter_lines
+from polytag.formats._io import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_lines
 
 log = logging.getLogger("polytag")
 
@@ -27,6 +30,7 @@ def read_fasttext_file(
     use_tokenizer: bool = True,
     encoding: str = "utf-8",
     label_name_map: dict[str, str] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> list[Sentence]:
     """Read a fastText file into sentences with sentence labels of ``label_type``.
 
@@ -39,7 +43,7 @@ def read_fasttext_file(
     sentences: list[Sentence] = []
     no_text: list[int] = []
     with gc_paused():
-        for line_no, line in iter_lines(path, encoding):
+        for line_no, line in iter_lines(path, encoding, max_line_bytes=max_line_bytes):
             if not line.strip():
                 continue
             labels: list[str] = []
@@ -66,3 +70,32 @@ def read_fasttext_file(
             "%s: skipped %d line(s) with labels but no text (first: line %d)", path, len(no_text), no_text[0]
         )
     return sentences
+
+
+def write_fasttext_file(
+    path: PathLike, sentences: Iterable[Sentence], label_type: str = "class", label_prefix: str = "__label__"
+) -> None:
+    """Write one ``__label__A __label__B text`` line a sentence, which :func:`read_fasttext_file` reads back.
+
+    The text is the sentence's original text. What the format cannot hold raises :class:`FormatError`:
+    an empty text, a line break, ``\\r`` or NUL in it, a text whose first word starts with the label
+    prefix, and a label value that is empty or holds whitespace.
+    """
+    if not label_prefix:
+        raise ValueError("label_prefix must not be empty")
+    path = Path(path)
+    with atomic_writer(path) as out:
+        for index, sentence in enumerate(sentences):
+            text = sentence.to_original_text().strip()
+            if not text or "\n" in text or "\r" in text or "\x00" in text:
+                raise FormatError(path, None, f"sentence {index}: text {text!r} cannot be one fastText line")
+            if text.startswith(label_prefix):
+                raise FormatError(path, None, f"sentence {index}: text {text!r} would be read as a label")
+            parts = []
+            for label in sentence.get_labels(label_type):
+                value = label.value
+                if not value or any(ch.isspace() for ch in value) or "\x00" in value:
+                    raise FormatError(path, None, f"sentence {index}: label {value!r} cannot be written")
+                parts.append(label_prefix + value)
+            parts.append(text)
+            out.write(" ".join(parts) + "\n")

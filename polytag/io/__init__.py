@@ -6,10 +6,16 @@ from polytag.io.model_file import (
     read_model_header,
     save_model_file,
 )
-from polytag.io.registry import get_model_class, register_model_class, registered_model_classes
+from polytag.io.registry import (
+    check_model_config,
+    get_model_class,
+    register_model_class,
+    registered_model_classes,
+)
 
 __all__ = [
     "FORMAT_VERSION",
+    "check_model_config",
     "get_model_class",
     "load_model_file",
     "read_model_header",

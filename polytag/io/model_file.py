@@ -257,22 +257,21 @@ def _check_metadata(metadata: Any, tensor_names: set[str], info: dict[str, Any],
             "written by polytag"
         )
         return
-    raw_version = metadata.get("format_version")
+    raw_version = metadata.get("format_version", "1")  # files from before versioning are version 1
     try:
         version = int(raw_version)
     except (TypeError, ValueError):
         problems.append(f"format_version {raw_version!r} is not an integer")
-        return
-    info["format_version"] = version
-    if version > FORMAT_VERSION:
-        problems.append(
-            f"format version {version} was written by a newer polytag; this polytag reads versions up to "
-            f"{FORMAT_VERSION}: upgrade polytag to load it"
-        )
-        return
-    if version < 1:
-        problems.append(f"format_version {version} is not a valid version")
-        return
+    else:
+        info["format_version"] = version
+        if version > FORMAT_VERSION:
+            problems.append(
+                f"written by a newer polytag (format {version}; this one reads up to {FORMAT_VERSION}): "
+                "upgrade polytag to load it"
+            )
+        elif version < 1:
+            problems.append(f"format_version {version} is not a valid version")
+    # the rest is read even when the version is wrong: `polytag info` shows what it can
     try:
         config = json.loads(metadata.get("config", ""))
     except (TypeError, ValueError) as error:
@@ -375,6 +374,7 @@ def load_model_file(
     path: str | os.PathLike,
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
+    check_config: bool = False,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Check and load a polytag model file: returns ``(config, tensors)``.
 
@@ -382,7 +382,8 @@ def load_model_file(
     ``torch.bfloat16``) casts the floating-point tensors, for inference in lower precision from a file
     saved in float32. Raises :class:`ModelFileError` naming the file and the problem, before any weight is
     returned, for anything that is not a sound polytag file of a version this code can read. Nothing is
-    ever unpickled.
+    ever unpickled. ``check_config`` also checks the config is a model config whose classes are on the
+    allow-list (:func:`polytag.io.check_model_config`), as ``Model.load`` needs.
     """
     path = Path(path)
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
@@ -390,6 +391,10 @@ def load_model_file(
             f"{path}: dtype must be a floating torch.dtype such as torch.bfloat16, got {dtype!r}"
         )
     info = _inspect(path)
+    if check_config and not info["problems"]:
+        from polytag.io.registry import check_model_config
+
+        info["problems"].extend(check_model_config(info["config"]))
     if info["problems"]:
         raise ModelFileError(f"{path}: cannot load model file: " + "; ".join(info["problems"]))
     try:

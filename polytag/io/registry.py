@@ -53,3 +53,44 @@ def registered_model_classes() -> dict[str, type]:
 
 def _known() -> str:
     return ", ".join(sorted(_MODEL_CLASSES)) or "(none registered)"
+
+
+def check_model_config(config: object) -> list[str]:
+    """What is wrong with a model file's config, as messages (empty when nothing is).
+
+    Checks the structure ``Model.load`` relies on before anything is built: the class (and every task's
+    class in a multitask model) is on the allow-list, the model and embedding entries are JSON objects,
+    and every encoder a head names exists. Used by ``polytag info`` to explain a damaged file.
+    """
+    if not isinstance(config, dict):
+        return [f"the config is a {type(config).__name__}, not a JSON object"]
+    problems: list[str] = []
+    embeddings = config.get("embeddings", {})
+    if not isinstance(embeddings, dict) or not all(isinstance(e, dict) for e in embeddings.values()):
+        problems.append("the config's 'embeddings' is not an object of encoder configs")
+        embeddings = {}
+    heads: list[tuple[str, object, object]] = [("the model", config.get("class"), config.get("model"))]
+    if config.get("class") == "MultitaskModel" and isinstance(config.get("model"), dict):
+        tasks = config["model"].get("tasks")
+        if not isinstance(tasks, list) or not tasks:
+            problems.append("the multitask config has no list of 'tasks'")
+        else:
+            for index, task in enumerate(tasks):
+                if not isinstance(task, dict):
+                    problems.append(f"task {index} of the multitask config is not an object")
+                    continue
+                if not isinstance(task.get("task_id"), str):
+                    problems.append(f"task {index} of the multitask config has no 'task_id' string")
+                heads.append((f"task {task.get('task_id', index)!s}", task.get("class"), task.get("model")))
+    for where, name, model in heads:
+        try:
+            get_model_class(name)  # type: ignore[arg-type]
+        except ModelFileError as error:
+            problems.append(f"{where}: {error}")
+        if not isinstance(model, dict):
+            problems.append(f"{where}: the model config is missing or not a JSON object")
+            continue
+        encoder = model.get("embeddings")
+        if isinstance(encoder, str) and encoder not in embeddings:
+            problems.append(f"{where}: names encoder '{encoder}', which the config does not define")
+    return problems

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from polytag.formats.streaming import dataset_token_counts, is_lazy
+
+LENGTH_SAMPLE = 1000  # sentences whose subtokens are counted to estimate lengths of data read from disk
 _EPOCH_STRIDE = 1_000_003  # mixes the epoch into the seed so that epochs get unrelated orders
 _BUCKET_BATCHES = 50  # token-budget mode sorts pools of about this many batches by length
 
@@ -149,12 +152,31 @@ class BatchPlan:
         self._cache: tuple[tuple[int, int], list[np.ndarray]] | None = None
 
     def lengths(self) -> np.ndarray:
+        """Per-sentence sizes for the token budget (computed once).
+
+        Data read from disk on access (``in_memory=False``) is never parsed as a whole: its word counts
+        come from the file index, and subtoken counts are estimated as word counts times the
+        subtokens-per-word ratio of a seeded sample of :data:`LENGTH_SAMPLE` sentences (rounded up), so
+        a batch may exceed ``max_tokens_per_batch`` by the sample's error.
+        """
         if self._lengths is None:
-            if self.length_fn is not None:
+            counts = dataset_token_counts(self.data) if is_lazy(self.data) else None
+            if counts is not None:
+                self._lengths = self._estimated_lengths(np.asarray(counts, dtype=np.int64))
+            elif self.length_fn is not None:
                 self._lengths = np.asarray(self.length_fn(list(self.data)), dtype=np.int64)
             else:
                 self._lengths = np.fromiter((len(s) for s in self.data), dtype=np.int64, count=len(self.data))
         return self._lengths
+
+    def _estimated_lengths(self, words: np.ndarray) -> np.ndarray:
+        if self.length_fn is None or not len(words):
+            return words
+        rng = _rng(self.sampler.seed, 0, 3)
+        sample = np.sort(rng.choice(len(words), size=min(LENGTH_SAMPLE, len(words)), replace=False))
+        sub = np.asarray(self.length_fn([self.data[int(i)] for i in sample]), dtype=np.float64)
+        ratio = float(sub.sum()) / max(1.0, float(words[sample].sum()))
+        return np.ceil(words * ratio).astype(np.int64)
 
     def batches(self, epoch: int) -> list[np.ndarray]:
         key = (epoch, self.sampler.seed)

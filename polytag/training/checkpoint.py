@@ -41,6 +41,10 @@ class CheckpointNotFoundError(PolytagError, FileNotFoundError):
     """No complete checkpoint at the given path."""
 
 
+class CheckpointWriteError(PolytagError, OSError):
+    """A checkpoint could not be written (disk full, no permission); the previous one is left intact."""
+
+
 @dataclass
 class CheckpointData:
     """What one checkpoint holds, in memory."""
@@ -179,13 +183,15 @@ def _complete_checkpoints(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
-def save_checkpoint(root: str | os.PathLike, name: str, data: CheckpointData, keep: int = 1) -> Path:
-    """Write ``root/name`` atomically and keep only the ``keep`` newest complete checkpoints."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = root / f".tmp-{name}-{os.getpid()}"
+def _restore_orphans(root: Path) -> None:
+    """Put back a checkpoint moved aside by a save of the same step that was killed before it finished."""
+    for old in root.glob(".tmp-old-step-*"):
+        name = old.name[len(".tmp-old-") :].rsplit("-", 1)[0]
+        if (old / STATE_FILE).is_file() and not (root / name).exists():
+            os.rename(old, root / name)
+
+
+def _write_folder(tmp: Path, data: CheckpointData) -> None:
     tmp.mkdir()
     save_file(_saveable(data.model), str(tmp / MODEL_FILE))
     save_file(_saveable(data.tensors), str(tmp / TENSOR_FILE))
@@ -197,12 +203,50 @@ def save_checkpoint(root: str | os.PathLike, name: str, data: CheckpointData, ke
     _fsync_file(tmp / MODEL_FILE)
     _fsync_file(tmp / TENSOR_FILE)
     _fsync_dir(tmp)
+
+
+def save_checkpoint(root: str | os.PathLike, name: str, data: CheckpointData, keep: int = 1) -> Path:
+    """Write ``root/name`` atomically and keep only the ``keep`` newest complete checkpoints.
+
+    Everything is written into a hidden folder that is renamed into place once complete; older
+    checkpoints are removed only after that. If writing fails (a full disk, no permission) the hidden
+    folder is removed, the previous checkpoints are untouched, and :class:`CheckpointWriteError` says
+    what happened.
+    """
+    root = Path(root)
+    tmp = root / f".tmp-{name}-{os.getpid()}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _restore_orphans(root)
+        for stale in root.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        _write_folder(tmp, data)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = _complete_checkpoints(root)
+        kept = (
+            f"the previous checkpoint {previous[-1]} is intact"
+            if previous
+            else "no earlier checkpoint exists"
+        )
+        raise CheckpointWriteError(
+            error.errno, f"could not write checkpoint {name} in {root}: {error.strerror or error}; {kept}"
+        ) from error
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     final = root / name
     old = None
     if final.exists():  # the same step saved again (e.g. Ctrl-C right after a scheduled checkpoint)
         old = root / f".tmp-old-{name}-{os.getpid()}"
         os.rename(final, old)
-    os.rename(tmp, final)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        if old is not None:
+            os.rename(old, final)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     _fsync_dir(root)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
@@ -218,6 +262,11 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     if (path / STATE_FILE).is_file():
         return path
     for root in (path / CHECKPOINT_DIR, path):
+        if root.is_dir():
+            try:
+                _restore_orphans(root)
+            except OSError:  # a read-only folder: the orphan stays where it is
+                pass
         found = _complete_checkpoints(root)
         if found:
             return found[-1]

@@ -97,7 +97,7 @@ class TrainingConfig:
 IGNORED_FLAIR_ARGUMENTS: dict[str, str] = {
     "embeddings_storage_mode": "embeddings are recomputed in every step; nothing is stored",
     "embedding_storage_mode": "embeddings are recomputed in every step; nothing is stored",
-    "multi_gpu": "multi-GPU training is not supported; training runs on one device",
+    "multi_gpu": "launch the script with torchrun (or polytag train --nproc N) for data-parallel training",
     "write_weights": "weight dumps are not written",
     "reduce_transformer_vocab": "the transformer vocabulary is not reduced",
     "save_optimizer_state": "checkpoints (save_checkpoint_every) hold the optimizer state",
@@ -198,8 +198,25 @@ def json_float_list(value: Any) -> Any:
 
 # Arguments a resumed run may change (everything else is fixed by the checkpoint).
 RESUME_OVERRIDES = {
-    "base_path", "max_epochs", "eval_batch_size", "eval_every_steps", "evaluate_on_test", "monitor_test",
-    "checkpoint_every", "checkpoint_unit", "keep_checkpoints", "create_file_logs", "create_loss_file",
-    "plot_training_curves", "use_tensorboard", "tensorboard_log_dir", "progress_bar", "save_final_model",
-    "save_best_model", "use_final_model_for_eval", "save_model_each_k_epochs", "device", "use_amp",
+    "base_path",
+    "max_epochs",
+    "eval_batch_size",
+    "eval_every_steps",
+    "evaluate_on_test",
+    "monitor_test",
+    "checkpoint_every",
+    "checkpoint_unit",
+    "keep_checkpoints",
+    "create_file_logs",
+    "create_loss_file",
+    "plot_training_curves",
+    "use_tensorboard",
+    "tensorboard_log_dir",
+    "progress_bar",
+    "save_final_model",
+    "save_best_model",
+    "use_final_model_for_eval",
+    "save_model_each_k_epochs",
+    "device",
+    "use_amp",
 }

@@ -62,15 +62,23 @@ def task_lines(result: Any, metric: tuple[str, str]) -> list[str]:
 
 # -- handlers ------------------------------------------------------------------------------------------
 class LogSetup:
-    """Attach ``training.log`` (and a console handler when nothing prints polytag's log) for one run."""
+    """Attach ``training.log`` (and a console handler when nothing prints polytag's log) for one run.
 
-    def __init__(self, base_path: Path, to_file: bool = True) -> None:
+    ``main=False`` (ranks other than 0 of a distributed run): no file, and only warnings and errors.
+    """
+
+    def __init__(self, base_path: Path, to_file: bool = True, main: bool = True) -> None:
         self.base_path = base_path
         self.to_file = to_file
+        self.main = main
         self._handlers: list[logging.Handler] = []
         self._old_level: int | None = None
 
     def __enter__(self) -> LogSetup:
+        if not self.main:
+            self._old_level = log.level
+            log.setLevel(logging.WARNING)
+            return self
         formatter = logging.Formatter(LOG_FORMAT)
         if not log.hasHandlers():
             console = logging.StreamHandler(sys.stdout)
@@ -148,9 +156,7 @@ def _cell(value: Any, column: str) -> str:
     return str(value)
 
 
-def epoch_row(
-    epoch: int, lr: float, train_loss: float, evaluations: dict[str, Any]
-) -> dict[str, Any]:
+def epoch_row(epoch: int, lr: float, train_loss: float, evaluations: dict[str, Any]) -> dict[str, Any]:
     """The ``loss.tsv`` row of one epoch from the results of the splits evaluated at its end."""
     row: dict[str, Any] = {
         "EPOCH": epoch,
@@ -173,8 +179,14 @@ class Progress:
 
     def __init__(self, epoch: int, total: int, start: int, enabled: bool = True) -> None:
         self.bar = tqdm(
-            total=total, initial=start, desc=f"epoch {epoch}", unit="batch", disable=not enabled,
-            mininterval=0.5, leave=False, dynamic_ncols=True,
+            total=total,
+            initial=start,
+            desc=f"epoch {epoch}",
+            unit="batch",
+            disable=not enabled,
+            mininterval=0.5,
+            leave=False,
+            dynamic_ncols=True,
         )
         self.every = max(1, total // 200)
         self.start_time = time.perf_counter()

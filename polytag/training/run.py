@@ -28,6 +28,7 @@ from polytag.training.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
+from polytag.training.distributed import Distributed, gather_rank_rng, rank_rng, seed_everything
 from polytag.training.options import TrainingConfig, resolve_optimizer
 from polytag.training.reporting import LossFile, TensorBoard
 from polytag.training.schedule import AnnealOnPlateau, ConstantSchedule, LinearWarmupSchedule, Schedule
@@ -86,15 +87,6 @@ class Extras:
     resumed_from: str | None = None
 
 
-def _device(model: torch.nn.Module, requested: str | None) -> torch.device:
-    if requested:
-        return torch.device(requested)
-    current = next((p.device for p in model.parameters()), torch.device("cpu"))
-    if current.type == "cpu" and torch.cuda.is_available():
-        return torch.device("cuda")
-    return current
-
-
 def parameter_groups(model: Any, learning_rate: float, decoder_learning_rate: float | None) -> list[dict]:
     """One group, or encoder + head groups when the heads get their own ``decoder_learning_rate``."""
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -122,7 +114,10 @@ class TrainingRun:
         config: TrainingConfig,
         extras: Extras,
         checkpoint: CheckpointData | None = None,
+        distributed: Distributed | None = None,
     ) -> None:
+        self.distributed = distributed or Distributed.from_environment(model, config.device)
+        main = self.distributed.is_main
         self.model = model
         self.corpus = corpus
         self.config = config
@@ -134,15 +129,15 @@ class TrainingRun:
         self.interrupted = False
         self.started = time.time()
 
-        self.device = _device(model, config.device)
+        self.device = self.distributed.device
         model.to(self.device)
+        rank = self.distributed.rank
         if config.seed is not None and checkpoint is None:
-            random.seed(config.seed)
-            torch.manual_seed(config.seed)
-            import numpy as np
-
-            np.random.seed(config.seed)
+            seed_everything(config.seed + rank)  # rank 0 as a single process; other ranks other dropout
         sampler_seed = config.seed if config.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
+        sampler_seed = int(self.distributed.broadcast_object(sampler_seed))  # every rank: the same batches
+        if config.seed is None and checkpoint is None and self.distributed.enabled:
+            seed_everything(sampler_seed + rank)
 
         self.data = self._train_data()
         if len(self.data) == 0:
@@ -168,17 +163,25 @@ class TrainingRun:
         )
         self.schedule: Schedule = self._schedule()
         self.precision = Precision(self.device, config.use_amp)
-        self.stepper = StepRunner(
-            model, self.optimizer, self.precision, config.mini_batch_chunk_size, config.max_grad_norm
-        )
         self.state = RunState()
-        self.loss_file = LossFile(self.base_path / "loss.tsv", config.create_loss_file)
+        self.loss_file = LossFile(self.base_path / "loss.tsv", config.create_loss_file and main)
         if checkpoint is not None:
             self._restore(checkpoint)
-        else:
+        elif main:
             self._fresh_start()
+        # after the restore: DDP (distributed runs) starts from the weights every rank now holds
+        self.stepper = StepRunner(
+            model,
+            self.optimizer,
+            self.precision,
+            config.mini_batch_chunk_size,
+            config.max_grad_norm,
+            self.distributed,
+        )
+        self.stop_agreed = False  # distributed runs: every rank saw Ctrl-C somewhere (stop after this step)
         self.tensorboard = TensorBoard(
-            config.use_tensorboard, Path(config.tensorboard_log_dir or self.base_path / "tensorboard")
+            config.use_tensorboard and main,
+            Path(config.tensorboard_log_dir or self.base_path / "tensorboard"),
         )
         self.record_every = max(1, self.plan.num_batches(self.sampler.epoch) // STEP_RECORDS_PER_EPOCH)
 
@@ -255,7 +258,7 @@ class TrainingRun:
         self.precision.load_state_dict(saved.get("precision", {}))
         self.state = RunState(**saved["run"])
         self.loss_file.keep_epochs_up_to(self.sampler.epoch - 1)
-        restore_rng(data.tensors, saved["rng"])
+        restore_rng(*rank_rng(data.tensors, saved, self.distributed.rank, self.distributed.world_size))
 
     # -- during the run --------------------------------------------------------------------------------
     def learning_rates(self) -> list[float]:
@@ -286,6 +289,8 @@ class TrainingRun:
         self.state.epoch_loss, self.state.epoch_items = 0.0, 0
 
     def checkpoint_data(self) -> CheckpointData:
+        """Everything to continue from here. In a distributed run every rank must call it (the ranks'
+        random states are gathered); only rank 0's result is written."""
         tensors, optimizer_meta = optimizer_to_parts(self.optimizer)
         rng_tensors, rng_meta = capture_rng()
         tensors.update(rng_tensors)
@@ -297,8 +302,12 @@ class TrainingRun:
             "precision": self.precision.state_dict(),
             "run": asdict(self.state),
             "rng": rng_meta,
+            "world_size": self.distributed.world_size,
             "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
+        if self.distributed.enabled:
+            rank_tensors, state["rng_ranks"] = gather_rank_rng(self.distributed, rng_tensors, rng_meta)
+            tensors.update(rank_tensors)
         return CheckpointData(model=self.model.state_dict(), tensors=tensors, state=state)
 
     def checkpoint_due(self, unit: str, count: int) -> bool:
@@ -306,10 +315,14 @@ class TrainingRun:
         return bool(every) and self.config.checkpoint_unit == unit and count % every == 0
 
     def save_checkpoint(self) -> Path:
+        """Write a checkpoint (rank 0; every rank of a distributed run must call this together)."""
+        data = self.checkpoint_data()
+        if not self.distributed.is_main:
+            return self.checkpoint_root / checkpoint_name(self.state.global_step)
         path = save_checkpoint(
             self.checkpoint_root,
             checkpoint_name(self.state.global_step),
-            self.checkpoint_data(),
+            data,
             keep=self.config.keep_checkpoints,
         )
         log.info("saved checkpoint %s (epoch %d, step %d)", path, self.sampler.epoch, self.state.global_step)
@@ -317,3 +330,4 @@ class TrainingRun:
 
     def close(self) -> None:
         self.tensorboard.close()
+        self.stepper.ddp = None  # drops DDP's gradient hooks from the model

@@ -6,6 +6,10 @@ as Flair does: learning rates and the clipping norm of Flair scripts then mean w
 Splitting a batch into chunks (``mini_batch_chunk_size``) adds the chunks' gradients, which is the same
 as running the batch at once. One host sync per step (the loss value) serves both the progress
 report and the NaN/inf guard, which fires before the update so the weights stay usable.
+
+In a distributed run (``distributed.py``) the forward passes go through DDP, every chunk but the last
+without gradient sync; the last one syncs (summing the ranks' gradients), and one small all-reduce sums
+the loss and item counts, so clipping, the NaN guard and the report see the whole global batch.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch
 
 from polytag.errors import PolytagError
 from polytag.training.batching import split_chunks
+from polytag.training.distributed import Distributed
 
 log = logging.getLogger("polytag")
 
@@ -97,6 +102,7 @@ class StepRunner:
         precision: Precision,
         chunk_size: int | None = None,
         max_grad_norm: float | None = 5.0,
+        distributed: Distributed | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -104,6 +110,9 @@ class StepRunner:
         self.chunk_size = chunk_size
         self.max_grad_norm = max_grad_norm
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.distributed = distributed if distributed is not None and distributed.enabled else None
+        self.ddp = self.distributed.wrap(model) if self.distributed is not None else None
+        self.interrupt_agreed = False  # after run(): whether any rank asked to stop (Ctrl-C)
 
     def accumulate_gradients(self, sentences: Sequence[Any]) -> tuple[torch.Tensor | None, int]:
         """Forward and backward over the chunks; the gradients are those of the batch's summed loss.
@@ -111,6 +120,8 @@ class StepRunner:
         Returns the summed loss (a detached tensor, not synced) and the count; ``(None, 0)`` when the
         batch holds no trainable item.
         """
+        if self.ddp is not None:
+            return self._accumulate_ddp(sentences)
         chunks = split_chunks(sentences, self.chunk_size)
         total: torch.Tensor | None = None
         count = 0
@@ -125,13 +136,41 @@ class StepRunner:
             count += n
         return total, count
 
-    def run(self, sentences: Sequence[Any]) -> tuple[float, int]:
-        """The whole step: (summed loss, item count). Raises :class:`NonFiniteLoss` before any update."""
+    def _accumulate_ddp(self, sentences: Sequence[Any]) -> tuple[torch.Tensor | None, int]:
+        """As :meth:`accumulate_gradients`, through DDP: exactly one synchronising backward per rank."""
+        assert self.ddp is not None
+        chunks = split_chunks(list(sentences), self.chunk_size)
+        total: torch.Tensor | None = None
+        count = 0
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            with contextlib.nullcontext() if last else self.ddp.no_sync():
+                with self.precision.autocast():
+                    loss, n = self.ddp(list(chunk))
+                if n or last:  # the last chunk always backpropagates: its backward syncs the ranks
+                    self.precision.backward(loss)
+            if n:
+                total = loss.detach().float() if total is None else total + loss.detach().float()
+                count += n
+        return total, count
+
+    def run(self, sentences: Sequence[Any], interrupt: bool = False) -> tuple[float, int]:
+        """The whole step: (summed loss, item count). Raises :class:`NonFiniteLoss` before any update.
+
+        ``interrupt`` (Ctrl-C seen by this process) is agreed between ranks in the step's reduction;
+        the loop reads the outcome from :attr:`interrupt_agreed`.
+        """
         self.optimizer.zero_grad(set_to_none=True)
         total, count = self.accumulate_gradients(sentences)
-        if total is None:
-            return 0.0, 0
-        value = float(total)  # the step's one host sync
+        if self.distributed is not None:
+            value, count, self.interrupt_agreed = self.distributed.reduce_step(total, count, interrupt)
+            if count == 0:
+                return 0.0, 0
+        else:
+            self.interrupt_agreed = interrupt
+            if total is None:
+                return 0.0, 0
+            value = float(total)  # the step's one host sync
         if not math.isfinite(value):
             self.optimizer.zero_grad(set_to_none=True)
             raise NonFiniteLoss(value)

@@ -19,6 +19,7 @@ import torch
 
 from polytag.training import plots
 from polytag.training.checkpoint import load_checkpoint
+from polytag.training.distributed import Distributed
 from polytag.training.interrupt import InterruptGuard, TrainingInterrupted
 from polytag.training.memory import TRIM_EVERY_STEPS, release_free_memory
 from polytag.training.options import (
@@ -52,10 +53,23 @@ PathLike = str | os.PathLike
 # Keyword arguments of the public methods that fill the run's configuration.
 _CALL_ARGUMENTS = (
     {f.name for f in dataclasses.fields(TrainingConfig)}
-    | {"epoch", "save_checkpoint_every", "gold_label_dictionary_for_eval", "plugins",
-       "attach_default_scheduler"}
-) - {"base_path", "mode", "optimizer", "optimizer_kwargs", "schedule", "start_epoch", "checkpoint_every",
-     "checkpoint_unit"}
+    | {
+        "epoch",
+        "save_checkpoint_every",
+        "gold_label_dictionary_for_eval",
+        "plugins",
+        "attach_default_scheduler",
+    }
+) - {
+    "base_path",
+    "mode",
+    "optimizer",
+    "optimizer_kwargs",
+    "schedule",
+    "start_epoch",
+    "checkpoint_every",
+    "checkpoint_unit",
+}
 
 
 class ModelTrainer:
@@ -267,19 +281,30 @@ class ModelTrainer:
     def _execute(self, config: TrainingConfig, extras: Extras, checkpoint: Any = None) -> dict[str, Any]:
         base_path = Path(config.base_path)
         base_path.mkdir(parents=True, exist_ok=True)
-        with LogSetup(base_path, config.create_file_logs), InterruptGuard() as guard:
-            run = TrainingRun(self.model, self.corpus, config, extras, checkpoint)
-            try:
-                self._log_start(run)
-                self._train_loop(run, guard)
-                self._save_model(run, "final-model.pt", config.save_final_model)
-            except TrainingInterrupted:
-                self._on_interrupt(run)
-            except NonFiniteLoss as bad:
-                raise self._on_non_finite(run, bad) from None
-            finally:
-                run.close()
-            return self._finish(run)
+        # under torchrun: join the process group (data-parallel training, see distributed.py)
+        distributed = Distributed.from_environment(self.model, config.device)
+        finished = False
+        try:
+            with (
+                LogSetup(base_path, config.create_file_logs, main=distributed.is_main),
+                InterruptGuard() as guard,
+            ):
+                run = TrainingRun(self.model, self.corpus, config, extras, checkpoint, distributed)
+                try:
+                    self._log_start(run)
+                    self._train_loop(run, guard)
+                    self._save_model(run, "final-model.pt", config.save_final_model)
+                except TrainingInterrupted:
+                    self._on_interrupt(run)
+                except NonFiniteLoss as bad:
+                    raise self._on_non_finite(run, bad) from None
+                finally:
+                    run.close()
+                result = self._finish(run)
+                finished = True
+                return result
+        finally:
+            distributed.close(barrier=finished)
 
     def _train_loop(self, run: TrainingRun, guard: InterruptGuard) -> None:
         while run.sampler.epoch <= run.config.max_epochs and not run.state.stop:
@@ -290,24 +315,28 @@ class ModelTrainer:
         epoch = run.sampler.epoch
         batches = run.plan.batches(epoch)
         total = len(batches)
+        distributed = run.distributed
         self.model.train()
         log.info(LINE)
-        progress = Progress(epoch, total, run.sampler.index, run.config.progress_bar)
+        progress = Progress(epoch, total, run.sampler.index, run.config.progress_bar and distributed.is_main)
         clock = _EpochClock(total)
         try:
             while run.sampler.index < total:
-                guard.check()
-                sentences = run.plan.sentences(batches[run.sampler.index])
+                if run.stop_agreed if distributed.enabled else guard.requested:
+                    raise TrainingInterrupted()
+                batch = batches[run.sampler.index]
+                sentences = run.plan.sentences(distributed.shard(batch))  # the whole batch, or a slice
                 try:
-                    loss_sum, items = run.stepper.run(sentences)
+                    loss_sum, items = run.stepper.run(sentences, guard.requested)
                 except NonFiniteLoss as bad:
                     bad.where = (epoch, run.sampler.index, total, run.state.global_step + 1, sentences)
                     raise
+                run.stop_agreed = run.stepper.interrupt_agreed  # all ranks stop at the same step
                 run.record_step(loss_sum, items)
                 run.schedule.step_batch()
                 run.sampler.advance()
-                clock.count(len(sentences))
-                progress.update(run.sampler.index, len(sentences), run.epoch_train_loss())
+                clock.count(len(batch))
+                progress.update(run.sampler.index, len(batch), run.epoch_train_loss())
                 if run.device.type == "cpu" and run.sampler.index % TRIM_EVERY_STEPS == 0:
                     release_free_memory()
                 self._after_step(run, clock)
@@ -350,9 +379,11 @@ class ModelTrainer:
             run.save_checkpoint()
 
     def _evaluate(self, run: TrainingRun, epoch_end: bool) -> dict[str, Any]:
+        """Evaluate the monitored splits (rank 0 of a distributed run; the others get the scores)."""
         config, metric = run.config, run.config.metric
+        main = run.distributed.is_main
         results: dict[str, Any] = {}
-        for split, data in run.eval_splits.items():
+        for split, data in run.eval_splits.items() if main else ():
             result = self.model.evaluate(
                 data,
                 gold_label_type=self.model.label_type,
@@ -368,11 +399,14 @@ class ModelTrainer:
                 log.info(line)
             log.info(split_line(split, result, metric))
             results[split] = result
+        results = run.distributed.share_results(results)
+        for split, result in results.items():
             self._record_evaluation(run, split, result, epoch_end)
         if "dev" in results:
             self._consider_best(run, results["dev"].main_score, higher_is_better=True)
         if results and config.plot_training_curves:
             run.state.history["metric"] = f"{metric[1]} ({metric[0]})"
+        if results and config.plot_training_curves and main:
             plots.plot_training_curves(run.base_path / "training-curves.png", run.state.history)
         self.model.train()
         return results
@@ -381,10 +415,17 @@ class ModelTrainer:
     def _record_evaluation(run: TrainingRun, split: str, result: Any, epoch_end: bool) -> None:
         task_results = getattr(result, "task_results", None) or {}
         tasks = {task_id: task.main_score for task_id, (_, task) in task_results.items()}
-        run.state.history["evaluations"].append({
-            "split": split, "epoch": run.sampler.epoch, "step": run.state.global_step,
-            "epoch_end": epoch_end, "score": result.main_score, "loss": result.loss, "tasks": tasks,
-        })
+        run.state.history["evaluations"].append(
+            {
+                "split": split,
+                "epoch": run.sampler.epoch,
+                "step": run.state.global_step,
+                "epoch_end": epoch_end,
+                "score": result.main_score,
+                "loss": result.loss,
+                "tasks": tasks,
+            }
+        )
         run.tensorboard.scalar(f"{split}/score", result.main_score, run.state.global_step)
         run.tensorboard.scalar(f"{split}/loss", result.loss, run.state.global_step)
         for task_id, score in tasks.items():
@@ -415,18 +456,21 @@ class ModelTrainer:
             run.state.stop = True
         elif schedule.annealed_last_epoch and run.config.anneal_with_restarts:
             best = run.base_path / "best-model.pt"
-            if best.exists():
+            if run.distributed.broadcast_object(best.exists()):  # rank 0 wrote it and decides
                 log.info("resetting to best model")
-                self._load_weights(best)
+                self._load_weights(best, run.distributed)
 
     # -- saving, loading, endings -----------------------------------------------------------------------
     def _save_model(self, run: TrainingRun, name: str, wanted: bool) -> None:
-        if wanted and not run.config.param_selection_mode:
+        if wanted and not run.config.param_selection_mode and run.distributed.is_main:
             self.model.save(run.base_path / name)
 
-    def _load_weights(self, path: Path) -> None:
-        loaded = type(self.model).load(path)
-        self.model.load_state_dict(loaded.state_dict())
+    def _load_weights(self, path: Path, distributed: Distributed) -> None:
+        """Load a saved model's weights (rank 0 reads the file, the other ranks receive its weights)."""
+        if distributed.is_main:
+            loaded = type(self.model).load(path)
+            self.model.load_state_dict(loaded.state_dict())
+        distributed.broadcast_module(self.model)
 
     def _on_interrupt(self, run: TrainingRun) -> None:
         run.interrupted = True
@@ -456,25 +500,13 @@ class ModelTrainer:
         elif config.evaluate_on_test and self.corpus.test and not config.train_with_test:
             log.info(LINE)
             best = run.base_path / "best-model.pt"
-            if not config.use_final_model_for_eval and best.exists():
+            if run.distributed.broadcast_object(not config.use_final_model_for_eval and best.exists()):
                 log.info("Loading model from best epoch ...")
-                self._load_weights(best)
+                self._load_weights(best, run.distributed)
             else:
                 log.info("Testing using last state of model ...")
-            result = self.model.evaluate(
-                self.corpus.test,
-                gold_label_type=self.model.label_type,
-                mini_batch_size=config.eval_batch_size,
-                out_path=run.base_path / "test.tsv",
-                return_loss=False,
-                main_evaluation_metric=config.metric,
-                exclude_labels=config.exclude_labels,
-                gold_label_dictionary=run.extras.gold_label_dictionary,
-                embedding_storage_mode="none",
-            )
-            log.info(result.detailed_results)
-            log.info(LINE)
-            test_score = result.main_score
+            score = self._test(run) if run.distributed.is_main else None
+            test_score = run.distributed.broadcast_object(score)
         elif not self.corpus.test:
             log.info("Test data not provided setting final score to 0")
         history = run.state.history
@@ -488,17 +520,39 @@ class ModelTrainer:
             "interrupted": run.interrupted,
         }
 
+    def _test(self, run: TrainingRun) -> float:
+        """The final test evaluation (writes ``test.tsv``); returns the main score."""
+        config = run.config
+        result = self.model.evaluate(
+            self.corpus.test,
+            gold_label_type=self.model.label_type,
+            mini_batch_size=config.eval_batch_size,
+            out_path=run.base_path / "test.tsv",
+            return_loss=False,
+            main_evaluation_metric=config.metric,
+            exclude_labels=config.exclude_labels,
+            gold_label_dictionary=run.extras.gold_label_dictionary,
+            embedding_storage_mode="none",
+        )
+        log.info(result.detailed_results)
+        log.info(LINE)
+        return float(result.main_score)
+
     def _log_start(self, run: TrainingRun) -> None:
         config = run.config
         params = sum(p.numel() for p in self.model.parameters())
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         decoder = f" (decoder: {config.decoder_learning_rate})" if config.decoder_learning_rate else ""
         batching = (
-            f'"{config.max_tokens_per_batch}" tokens per batch' if config.max_tokens_per_batch
+            f'"{config.max_tokens_per_batch}" tokens per batch'
+            if config.max_tokens_per_batch
             else f'"{config.mini_batch_size}"'
         )
-        final = "model after last epoch (final-model.pt)" if config.use_final_model_for_eval or not (
-            config.saves_best_model) else "model from best epoch (best-model.pt)"
+        final = (
+            "model after last epoch (final-model.pt)"
+            if config.use_final_model_for_eval or not (config.saves_best_model)
+            else "model from best epoch (best-model.pt)"
+        )
         lines = [
             LINE,
             f'Model: "{type(self.model).__name__}" ({params:,} parameters, {trainable:,} trainable)',
@@ -520,6 +574,7 @@ class ModelTrainer:
             LINE,
             "Computation:",
             f" - compute on device: {run.device}",
+            *self._distributed_lines(run),
             f" - precision: {run.precision.describe()}",
             LINE,
             f'Model training base path: "{run.base_path}"',
@@ -531,6 +586,19 @@ class ModelTrainer:
             )
         for line in lines:
             log.info(line)
+
+    @staticmethod
+    def _distributed_lines(run: TrainingRun) -> list[str]:
+        distributed = run.distributed
+        if not distributed.enabled:
+            return []
+        config = run.config
+        tokens = config.max_tokens_per_batch
+        size = f"{tokens} tokens" if tokens else f"{config.mini_batch_size} sentences"
+        return [
+            f" - distributed: {distributed.world_size} processes ({distributed.backend}), each trains on its"
+            f" slice of every global batch ({size}); rank 0 evaluates and writes files",
+        ]
 
 
 class _EpochClock:
