@@ -70,10 +70,19 @@ def test_bioes_round_trip_and_lenient_decoding() -> None:
     names = [tags.get_item_for_index(i) for i in ids]
     assert names == ["B-PER", "E-PER", "O", "O", "B-LOC", "I-LOC", "E-LOC", "O"]
     assert tags_to_spans(names) == [(0, 2, "PER"), (4, 7, "LOC")]
-    # I- after O or after another type opens a new span; S- is a single-token span
+    # I- after O or after another type opens a new span; S- and B- always open one
     assert tags_to_spans(["O", "I-PER", "I-LOC", "E-LOC", "S-PER", "B-X"]) == [
         (1, 2, "PER"),
         (2, 4, "LOC"),
         (4, 5, "PER"),
         (5, 6, "X"),
     ]
+    # predictions are decoded leniently: E- does not close, a type change at E- is outvoted,
+    # S- followed by I- of its type grows, an E- with nothing open opens
+    assert tags_to_spans(["B-ORG", "E-LOC", "O", "S-PER", "I-PER", "E-PER", "E-LOC", "O", "E-MISC"]) == [
+        (0, 2, "ORG"),
+        (3, 7, "PER"),
+        (8, 9, "MISC"),
+    ]
+    assert tags_to_spans(["B-PER", "E-PER", "B-PER"]) == [(0, 2, "PER"), (2, 3, "PER")]
+    assert tags_to_spans(["I-LOC", "I-LOC", "I-ORG", "I-ORG", "I-ORG"]) == [(0, 2, "LOC"), (2, 5, "ORG")]

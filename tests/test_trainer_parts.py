@@ -22,7 +22,8 @@ from polytag.training.checkpoint import (
     save_checkpoint,
 )
 from polytag.training.options import parse_every, split_extra_arguments
-from polytag.training.run import parameter_groups
+from polytag.training.padding import chunk_batch, padded_chunks
+from polytag.training.run import parameter_groups, passes_limit
 from polytag.training.schedule import AnnealOnPlateau, LinearWarmupSchedule
 from polytag.training.step import NonFiniteLoss, Precision, StepRunner
 from tests.test_trainer_support import TinyTagger, build, make_sentences
@@ -124,6 +125,49 @@ def test_chunked_gradients_equal_unchunked():
         (loss / n / 3).backward()
     naive = _grads(model)
     assert not torch.allclose(naive["out.weight"], reference["out.weight"], rtol=1e-3)
+
+
+def test_padded_passes_bound_padding_and_keep_every_sentence():
+    lengths = [3, 40, 5, 2, 38, 7]
+    chunks = padded_chunks(list("abcdef"), lengths, max_padded=80)
+    assert sorted(x for c in chunks for x in c) == list("abcdef")
+    width = dict(zip("abcdef", lengths))
+    for chunk in chunks:
+        assert len(chunk) * max(width[x] for x in chunk) <= 80
+    assert chunks[0] == ["b", "e"]  # the longest first, together
+    assert padded_chunks(list("ab"), [100, 1], max_padded=10) == [["a"], ["b"]]  # too long: alone
+    assert padded_chunks(list("abc"), [2, 2, 2], max_padded=6) == [["a", "b", "c"]]  # within: as is
+    assert chunk_batch(list("abcdef"), 4, None, None) == [list("abcd"), list("ef")]
+    with pytest.raises(ValueError, match="max_subtokens_per_pass"):
+        passes_limit(0, torch.device("cpu"))
+    assert passes_limit("auto", torch.device("cpu")) == 1024
+    assert passes_limit("auto", torch.device("meta")) is None
+
+
+def test_padded_passes_give_the_gradients_of_the_whole_batch():
+    model, corpus = build()
+    model.eval()  # no dropout: both runs see the same function
+    batch = list(corpus.train)[:7]
+    lengths = [len(s) for s in batch]
+    cap = max(lengths) * 2  # forces several passes
+    grads = {}
+    for limit in (None, cap):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        runner = StepRunner(
+            model,
+            optimizer,
+            Precision(torch.device("cpu"), None),
+            max_padded=limit,
+            length_fn=lambda b: [len(s) for s in b],
+        )
+        assert (len(chunk_batch(batch, None, limit, runner.length_fn)) > 1) == (limit is not None)
+        optimizer.zero_grad(set_to_none=True)
+        total, count = runner.accumulate_gradients(batch)
+        grads[limit] = (_grads(model), float(total), count)
+    (reference, ref_loss, ref_count), (passes, loss, count) = grads[None], grads[cap]
+    assert count == ref_count and loss == pytest.approx(ref_loss, rel=1e-6)
+    for name, grad in reference.items():
+        torch.testing.assert_close(passes[name], grad, rtol=1e-5, atol=1e-7)
 
 
 def test_step_refuses_non_finite_loss_before_updating():

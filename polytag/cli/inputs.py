@@ -1,6 +1,9 @@
 """Reading what the commands take: model files, data files in any supported format, named corpora.
 
 Data files are read as streams (``iter_*`` readers), so ``polytag predict`` never holds a whole file.
+Bad input raises :class:`~polytag.errors.FormatError` naming the file (``<stdin>`` for ``-``) and line:
+the same byte-level rules as the corpus readers (an undecodable or NUL byte, a ``\\r`` inside a line,
+a line longer than ``max_line_bytes``, which is never read whole); see ``docs/robustness.md``.
 """
 
 from __future__ import annotations
@@ -74,39 +77,58 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> Any:
     return Model.load(path, device=device)
 
 
-def iter_text_file(path: str | os.PathLike, split: bool = True, encoding: str = "utf-8") -> Iterator[Any]:
+def iter_text_file(
+    path: str | os.PathLike,
+    split: bool = True,
+    encoding: str = "utf-8",
+    max_line_bytes: int | None = None,
+) -> Iterator[Any]:
     """Sentences of a plain-text file, one line (paragraph) at a time; ``-`` reads standard input.
 
     Each non-blank line is split into sentences (unless ``split`` is False) and tokenized; the
-    sentences of a line form one document ``line-N`` with offsets relative to that line.
+    sentences of a line form one document ``line-N`` with offsets relative to that line. A line longer
+    than ``max_line_bytes`` (default :data:`polytag.formats._io.MAX_LINE_BYTES`) raises, unread.
     """
     from polytag.cli.segment import make_sentences
+    from polytag.formats._io import MAX_LINE_BYTES, iter_handle_chunks
+
+    if max_line_bytes is None:
+        max_line_bytes = MAX_LINE_BYTES
 
     if str(path) == "-":
-        handle = sys.stdin
+        handle = getattr(sys.stdin, "buffer", None)
+        if handle is None:  # a text stream put in place of stdin (tests, embedding applications)
+            yield from _iter_text_stream(sys.stdin, split)
+            return
+        name = "<stdin>"
         close = False
     else:
-        handle = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed below
+        if not Path(path).is_file():
+            raise UsageError(f"input file not found: {path}")
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+        name = str(path)
         close = True
     try:
-        line_no = 0
-        while True:
-            try:
-                line = handle.readline()
-            except UnicodeDecodeError as exc:
-                raise FormatError(
-                    path, line_no + 1, f"cannot be decoded as {encoding}: {exc.reason}"
-                ) from None
-            if not line:
-                break
-            line_no += 1
-            text = line.rstrip("\r\n")
-            if not text.strip():
-                continue
-            yield from make_sentences(text, split=split, document_id=f"line-{line_no}")
+        chunks = iter_handle_chunks(handle, name, encoding, 1 << 16, max_line_bytes=max_line_bytes)
+        for first, lines in chunks:
+            for line_no, line in enumerate(lines, first):
+                if not line.strip():
+                    continue
+                yield from make_sentences(line.removesuffix("\r"), split=split, document_id=f"line-{line_no}")
     finally:
         if close:
             handle.close()
+
+
+def _iter_text_stream(stream: Any, split: bool) -> Iterator[Any]:
+    from polytag.cli.segment import make_sentences
+
+    for line_no, line in enumerate(stream, 1):
+        text = line.rstrip("\r\n")
+        if "\x00" in text:
+            raise FormatError("<stdin>", line_no, "NUL byte (binary data?)")
+        if text.strip():
+            yield from make_sentences(text, split=split, document_id=f"line-{line_no}")
 
 
 def iter_input(
@@ -114,25 +136,32 @@ def iter_input(
     fmt: str,
     columns: dict[int, str] | None = None,
     split: bool = True,
+    max_line_bytes: int | None = None,
 ) -> Iterator[Any]:
-    """Stream the sentences of a data file in format ``fmt`` (see :data:`INPUT_FORMATS`)."""
+    """Stream the sentences of a data file in format ``fmt`` (see :data:`INPUT_FORMATS`).
+
+    ``max_line_bytes`` (default :data:`polytag.formats._io.MAX_LINE_BYTES`) bounds one line.
+    """
     if fmt == "text":
-        yield from iter_text_file(path, split=split)
+        yield from iter_text_file(path, split=split, max_line_bytes=max_line_bytes)
         return
     if not Path(path).is_file():
         raise UsageError(f"input file not found: {path}")
+    from polytag.formats._io import MAX_LINE_BYTES
+
+    limit = MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes
     if fmt == "column":
         from polytag.formats import iter_column_file
 
-        yield from iter_column_file(path, columns or {0: "text"})
+        yield from iter_column_file(path, columns or {0: "text"}, max_line_bytes=limit)
     elif fmt == "conllu":
         from polytag.formats import iter_conllu_file
 
-        yield from iter_conllu_file(path)
+        yield from iter_conllu_file(path, max_line_bytes=limit)
     elif fmt == "jsonl":
         from polytag.formats import iter_jsonl_file
 
-        yield from iter_jsonl_file(path)
+        yield from iter_jsonl_file(path, max_line_bytes=limit)
     else:
         raise UsageError(f"unknown input format {fmt!r}; use one of {', '.join(INPUT_FORMATS)}")
 

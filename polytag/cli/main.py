@@ -180,6 +180,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-request-bytes", type=int, default=1_000_000)
     serve.add_argument("--max-texts-per-request", type=int, default=256)
     serve.add_argument("--max-tokens-per-request", type=int, default=8192)
+    serve.add_argument(
+        "--read-timeout", type=float, default=30.0, help="seconds a client may take to send its body (408)"
+    )
+    serve.add_argument(
+        "--queue-timeout", type=float, default=60.0, help="seconds a request may wait (429)"
+    )
+    serve.add_argument(
+        "--max-queued-sentences", type=int, default=16384, help="sentences waiting at most (429 beyond)"
+    )
     serve.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--link-template", default=None, help="URL of an entity's page, {} is the entity id")
@@ -190,6 +199,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     info.add_argument("model", help="a model file")
     info.add_argument("--json", action="store_true", help="print the description as JSON")
+    info.add_argument(
+        "--header-only", action="store_true", help="read the header only, do not check the weights"
+    )
 
     from polytag.cli.init_config import TEMPLATES
 
@@ -313,7 +325,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from polytag.cli.results import DEFAULT_LINK_TEMPLATE
         from polytag.cli.serve import Limits, run_serve
 
-        limits = Limits(args.max_request_bytes, args.max_texts_per_request, args.max_tokens_per_request)
+        limits = Limits(
+            args.max_request_bytes,
+            args.max_texts_per_request,
+            args.max_tokens_per_request,
+            args.read_timeout,
+            args.queue_timeout,
+            args.max_queued_sentences,
+        )
         run_serve(
             args.model,
             args.host,
@@ -332,7 +351,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "info":
         from polytag.cli.info import run_info
 
-        return run_info(args.model, args.json)
+        return run_info(args.model, args.json, verify=not args.header_only)
     if args.command == "init-config":
         from polytag.cli.init_config import run_init_config
 

@@ -196,8 +196,10 @@ async def _read_body_in_time(request: Request, limits: Limits) -> bytes:
     try:
         return await asyncio.wait_for(_read_body(request, limits.max_body_bytes), limits.read_timeout_s)
     except asyncio.TimeoutError:
-        raise RequestError(
-            408, f"the request body did not arrive within {limits.read_timeout_s:g} seconds"
+        raise RequestError(  # the rest of the body may still come: close rather than read it
+            408,
+            f"the request body did not arrive within {limits.read_timeout_s:g} seconds",
+            {"Connection": "close"},
         ) from None
 
 
@@ -208,13 +210,19 @@ async def _read_body(request: Request, limit: int) -> bytes:
             size = int(declared)
         except ValueError:
             raise RequestError(400, f"Content-Length {declared!r} is not a number") from None
-        if size > limit:
-            raise RequestError(413, f"request body of {size} bytes is over the limit of {limit} bytes")
+        if size > limit:  # the body is not read: close the connection rather than wait for it
+            raise RequestError(
+                413,
+                f"request body of {size} bytes is over the limit of {limit} bytes",
+                {"Connection": "close"},
+            )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise RequestError(413, f"request body is over the limit of {limit} bytes")
+            raise RequestError(
+                413, f"request body is over the limit of {limit} bytes", {"Connection": "close"}
+            )
     return bytes(body)
 
 

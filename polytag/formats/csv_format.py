@@ -3,7 +3,8 @@
 ``column_name_map`` maps column indices to ``"text"`` (several text columns are joined with one space,
 then stripped), ``"label"`` (a label of ``label_type``) or ``"label_<type>"`` (a label of ``<type>``).
 Any other name keeps the field in ``sentence.metadata[name]``. Fields are strings as written: an empty
-field is ``""`` (never NaN) and an empty label field adds no label. A row whose text is empty is
+field is ``""`` (never NaN) and an empty label field adds no label. Blank and whitespace-only lines
+outside quotes are not records. A row whose text is empty is
 skipped with one warning per file (count and first line); a row with too few fields raises
 :class:`~polytag.errors.FormatError` with its line.
 
@@ -85,7 +86,7 @@ def read_csv_file(
                 start, line_no = line_no, reader.line_num + 1
                 if skip_header and start == 1:
                     continue
-                if not row:  # a blank line
+                if not row or (len(row) == 1 and not row[0].strip()):  # a blank line
                     continue
                 if len(row) < needed:
                     raise FormatError(
@@ -157,4 +158,6 @@ def write_csv_file(
                 row[c] = str(sentence.metadata.get(name, ""))
             if any("\x00" in field for field in row):
                 raise FormatError(path, None, f"sentence {index}: a NUL character cannot be written")
+            if index == 0 and not header and row[0].startswith("\ufeff"):
+                out.write("\ufeff")  # the reader drops one byte-order mark at the start of the file
             writer.writerow(row)

@@ -98,4 +98,7 @@ def write_fasttext_file(
                     raise FormatError(path, None, f"sentence {index}: label {value!r} cannot be written")
                 parts.append(label_prefix + value)
             parts.append(text)
-            out.write(" ".join(parts) + "\n")
+            line = " ".join(parts) + "\n"
+            if index == 0 and line.startswith("\ufeff"):
+                out.write("\ufeff")  # the reader drops one byte-order mark at the start of the file
+            out.write(line)

@@ -134,7 +134,7 @@ class Model(torch.nn.Module):
         ``dtype`` (e.g. ``torch.bfloat16``) casts the weights for inference; ``quantize="int8"`` turns the
         linear layers into dynamically quantized int8 layers (CPU inference).
         """
-        config, tensors = load_model_file(model_path)
+        config, tensors = load_model_file(model_path, check_config=True)
         model_cls = get_model_class(config.get("class", ""))
         if not issubclass(model_cls, cls):
             raise ModelFileError(f"{model_path}: holds a {model_cls.__name__}, not a {cls.__name__}")
@@ -142,7 +142,11 @@ class Model(torch.nn.Module):
             key: TransformerEmbeddings.from_config(emb_config)
             for key, emb_config in config.get("embeddings", {}).items()
         }
-        model = model_cls._from_config(config["model"], embeddings)
+        try:
+            model = model_cls._from_config(config["model"], embeddings)
+        except (KeyError, TypeError, ValueError) as error:  # passed the checks, yet cannot be built
+            message = f"{model_path}: cannot build the model its config describes: {error!r}"
+            raise ModelFileError(message) from None
         expected = model.state_dict()
         problems = []
         for name, tensor in expected.items():
@@ -152,6 +156,8 @@ class Model(torch.nn.Module):
                 problems.append(
                     f"tensor '{name}' has shape {tuple(tensors[name].shape)}, expected {tuple(tensor.shape)}"
                 )
+            elif tensors[name].dtype.is_floating_point != tensor.dtype.is_floating_point:
+                problems.append(f"tensor '{name}' is {tensors[name].dtype}, expected {tensor.dtype}")
         extra = sorted(set(tensors) - set(expected))
         if extra:
             problems.append(f"unexpected tensors {extra[:5]}")

@@ -31,6 +31,7 @@ class TrainingConfig:
     eval_batch_size: int = 64
     mini_batch_chunk_size: int | None = None
     max_tokens_per_batch: int | None = None
+    max_subtokens_per_pass: int | str | None = "auto"
     max_epochs: int = 100
     start_epoch: int = 0
     optimizer: str = "torch.optim.SGD"

@@ -29,6 +29,7 @@ from polytag.training.checkpoint import (
     save_checkpoint,
 )
 from polytag.training.distributed import Distributed, gather_rank_rng, rank_rng, seed_everything
+from polytag.training.memory import release_free_memory
 from polytag.training.options import TrainingConfig, resolve_optimizer
 from polytag.training.reporting import LossFile, TensorBoard
 from polytag.training.schedule import AnnealOnPlateau, ConstantSchedule, LinearWarmupSchedule, Schedule
@@ -43,6 +44,21 @@ def subtoken_counter(model: Any) -> Any:
     """What a token budget counts: the (first) encoder's subtokens, or words for a model without one."""
     encoders = model.embedding_modules() if hasattr(model, "embedding_modules") else []
     return getattr(encoders[0], "subtoken_lengths", None) if encoders else None
+
+
+AUTO_SUBTOKENS_PER_PASS_CPU = 1024
+
+
+def passes_limit(setting: int | str | None, device: torch.device) -> int | None:
+    """Padded subtokens per encoder pass: ``"auto"`` caps CPU passes (memory follows padding) and leaves
+    GPU batches whole (a GPU is faster on one wide pass); an int caps, None never splits."""
+    if setting == "auto":
+        return AUTO_SUBTOKENS_PER_PASS_CPU if device.type == "cpu" else None
+    if setting is None:
+        return None
+    if not isinstance(setting, int) or isinstance(setting, bool) or setting < 1:
+        raise ValueError(f"max_subtokens_per_pass must be 'auto', None or a positive int, got {setting!r}")
+    return setting
 
 
 _FUSED_CAPABLE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
@@ -177,6 +193,8 @@ class TrainingRun:
             config.mini_batch_chunk_size,
             config.max_grad_norm,
             self.distributed,
+            max_padded=passes_limit(config.max_subtokens_per_pass, self.device),
+            length_fn=subtoken_counter(model),
         )
         self.stop_agreed = False  # distributed runs: every rank saw Ctrl-C somewhere (stop after this step)
         self.tensorboard = TensorBoard(
@@ -327,6 +345,13 @@ class TrainingRun:
         )
         log.info("saved checkpoint %s (epoch %d, step %d)", path, self.sampler.epoch, self.state.global_step)
         return path
+
+    def release_optimizer_state(self) -> None:
+        """After the last step: drop gradients and the optimizer's moments (for AdamW twice the model's
+        size) so that saving and the test evaluation do not add to the run's peak memory."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.state.clear()
+        release_free_memory()
 
     def close(self) -> None:
         self.tensorboard.close()

@@ -23,8 +23,8 @@ from typing import Any
 import torch
 
 from polytag.errors import PolytagError
-from polytag.training.batching import split_chunks
 from polytag.training.distributed import Distributed
+from polytag.training.padding import chunk_batch
 
 log = logging.getLogger("polytag")
 
@@ -103,8 +103,13 @@ class StepRunner:
         chunk_size: int | None = None,
         max_grad_norm: float | None = 5.0,
         distributed: Distributed | None = None,
+        max_padded: int | None = None,
+        length_fn: Any = None,
     ) -> None:
+        """``max_padded`` / ``length_fn``: passes of at most that many padded subtokens (``padding.py``)."""
         self.model = model
+        self.max_padded = max_padded
+        self.length_fn = length_fn
         self.optimizer = optimizer
         self.precision = precision
         self.chunk_size = chunk_size
@@ -122,7 +127,7 @@ class StepRunner:
         """
         if self.ddp is not None:
             return self._accumulate_ddp(sentences)
-        chunks = split_chunks(sentences, self.chunk_size)
+        chunks = chunk_batch(sentences, self.chunk_size, self.max_padded, self.length_fn)
         total: torch.Tensor | None = None
         count = 0
         for chunk in chunks:
@@ -139,7 +144,7 @@ class StepRunner:
     def _accumulate_ddp(self, sentences: Sequence[Any]) -> tuple[torch.Tensor | None, int]:
         """As :meth:`accumulate_gradients`, through DDP: exactly one synchronising backward per rank."""
         assert self.ddp is not None
-        chunks = split_chunks(list(sentences), self.chunk_size)
+        chunks = chunk_batch(list(sentences), self.chunk_size, self.max_padded, self.length_fn)
         total: torch.Tensor | None = None
         count = 0
         for i, chunk in enumerate(chunks):

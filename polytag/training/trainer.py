@@ -115,6 +115,7 @@ class ModelTrainer:
         plugins: list[Any] | None = None,
         attach_default_scheduler: bool = True,
         max_tokens_per_batch: int | None = None,
+        max_subtokens_per_pass: int | str | None = "auto",
         seed: int | None = None,
         save_best_model: bool | None = None,
         save_checkpoint_every: int | str = 0,
@@ -133,7 +134,9 @@ class ModelTrainer:
         then linear decay to 0; the final model is used for the test evaluation.
 
         Beyond Flair's arguments: ``max_tokens_per_batch`` builds dense length-bucketed batches by a
-        token budget; ``seed`` makes CPU runs repeatable; ``save_checkpoint_every`` (``2``, ``"2 epochs"``
+        token budget; ``max_subtokens_per_pass`` bounds an encoder pass's padded size (``"auto"``: 1,024
+        on CPU, whole batches on GPU; the update is unchanged, see ``padding.py``); ``seed`` makes CPU
+        runs repeatable; ``save_checkpoint_every`` (``2``, ``"2 epochs"``
         or ``"500 steps"``) writes resumable checkpoints under ``base_path/checkpoints``;
         ``eval_every_steps`` adds dev evaluations inside epochs; ``use_amp`` (default: on for CUDA) trains
         in bf16 (fp16 with a grad scaler where bf16 is unsupported). Other keyword arguments go to the
@@ -178,6 +181,7 @@ class ModelTrainer:
         plugins: list[Any] | None = None,
         attach_default_scheduler: bool = True,
         max_tokens_per_batch: int | None = None,
+        max_subtokens_per_pass: int | str | None = "auto",
         seed: int | None = None,
         save_best_model: bool | None = None,
         save_checkpoint_every: int | str = 0,
@@ -293,6 +297,7 @@ class ModelTrainer:
                 try:
                     self._log_start(run)
                     self._train_loop(run, guard)
+                    run.release_optimizer_state()
                     self._save_model(run, "final-model.pt", config.save_final_model)
                 except TrainingInterrupted:
                     self._on_interrupt(run)
