@@ -85,6 +85,8 @@ def one_run(mode: str, train_limit: int, budget: int) -> dict:
     )
     clock = EncoderClock(model.embeddings.model)
     out = Path(tempfile.mkdtemp(prefix=f"polytag-epoch-{mode}-"))
+    if mode == "budget" and not budget:  # from the model's own encoder: no second corpus or encoder in memory
+        budget = int(16 * model.embeddings.subtoken_lengths(train).mean())
     extra = {"max_tokens_per_batch": budget} if mode == "budget" else {}
     start = time.perf_counter()
     ModelTrainer(model, corpus).fine_tune(
@@ -124,14 +126,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.one:
-        budget = args.budget
-        if args.one == "budget" and not budget:
-            from polytag.datasets import UD_ENGLISH
-            from polytag.embeddings import TransformerWordEmbeddings
-
-            train = list(UD_ENGLISH().train)[: args.train_limit or None]
-            budget = int(16 * TransformerWordEmbeddings().subtoken_lengths(train).mean())
-        print(json.dumps(one_run(args.one, args.train_limit, budget)))
+        print(json.dumps(one_run(args.one, args.train_limit, args.budget)))
         return
     load_before = os.getloadavg()
     runs = {}

@@ -77,11 +77,11 @@ def test_bioes_round_trip_and_lenient_decoding() -> None:
         (4, 5, "PER"),
         (5, 6, "X"),
     ]
-    # predictions are decoded leniently: E- does not close, a type change at E- is outvoted,
-    # S- followed by I- of its type grows, an E- with nothing open opens
+    # predictions are decoded leniently: E- does not close and a span takes its last token's type,
+    # an E- with nothing open opens one
     assert tags_to_spans(["B-ORG", "E-LOC", "O", "S-PER", "I-PER", "E-PER", "E-LOC", "O", "E-MISC"]) == [
-        (0, 2, "ORG"),
-        (3, 7, "PER"),
+        (0, 2, "LOC"),
+        (3, 7, "LOC"),
         (8, 9, "MISC"),
     ]
     assert tags_to_spans(["B-PER", "E-PER", "B-PER"]) == [(0, 2, "PER"), (2, 3, "PER")]

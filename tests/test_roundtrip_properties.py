@@ -11,12 +11,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from polytag.cli.inputs import iter_input
 from polytag.data import Sentence
-from polytag.errors import PolytagError
+from polytag.errors import FormatError, PolytagError
 from polytag.formats import (
     IndexedColumnFile,
     IndexedConlluFile,
@@ -201,7 +202,7 @@ def test_jsonl_read_write_read_is_identity(sentences: list[Sentence], scores: li
 
 LABEL = st.text(CHARS, min_size=1, max_size=6)
 CSV_LABEL = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=6
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r\n"), min_size=1, max_size=6
 )
 
 
@@ -315,3 +316,12 @@ def test_random_bytes_raise_only_polytag_errors(case: tuple[str, bytes]) -> None
         else:
             for sentence in sentences:  # what was read is usable
                 assert all(t.text for t in sentence)
+
+
+def test_csv_writer_refuses_a_label_with_a_line_break(tmp_path: Path) -> None:
+    """Found by the round-trip property: such a file could not be read back."""
+    sentence = Sentence("hello")
+    sentence.add_label("class", "a\rb")
+    with pytest.raises(FormatError, match="line break"):
+        write_csv_file(tmp_path / "x.csv", [sentence])
+    assert not (tmp_path / "x.csv").exists()

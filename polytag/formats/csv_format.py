@@ -156,6 +156,10 @@ def write_csv_file(
                 row[c] = labels[0].value if labels else ""
             for c, name in meta_cols:
                 row[c] = str(sentence.metadata.get(name, ""))
+            if any("\r" in field or "\n" in field for i, field in enumerate(row) if i != text_cols[0]):
+                raise FormatError(
+                    path, None, f"sentence {index}: a label or metadata value holds a line break"
+                )
             if any("\x00" in field for field in row):
                 raise FormatError(path, None, f"sentence {index}: a NUL character cannot be written")
             if index == 0 and not header and row[0].startswith("\ufeff"):

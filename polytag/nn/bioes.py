@@ -59,36 +59,29 @@ def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
     """Spans ``(start, end, type)`` of *predicted* BIOES (or BIO) tags, decoded leniently.
 
     A tagger without a CRF picks each token's tag on its own, so its sequences are often not well
-    formed (``B-ORG E-LOC``, ``S-PER I-PER``, ``E-PER`` with nothing open). Files are decoded with the
-    readers' strict repair policy, but for predictions that policy throws recall away: CoNLL-03 test F1
-    of the same model was 0.609 with it and 0.632 with this one. Here a span opens at ``B``/``S``, at
-    an ``I``/``E`` when nothing is open, and at an ``I`` whose type differs from the previous token's
-    (or any change of type right after an ``S``); it closes at ``O`` or when the next span opens, not at
-    ``E``. Its type is the majority vote of its tokens' types, the opening token counting 1.1 (so the
-    first type wins ties). This is the decoding Flair applies to predictions, so scores compare.
+    formed (``B-ORG E-LOC``, ``E-PER`` with nothing open). Files are decoded with the readers' strict
+    repair policy, but for predictions that policy throws recall away. Here a span opens at ``B``/``S``,
+    at an ``I`` whose type differs from the previous token's, and at any tag when nothing is open; it
+    closes at ``O`` or when the next span opens (not at ``E``), and takes the type of its last token.
+    These are the rules Flair applies to a TokenClassifier's predictions, so scores compare: on CoNLL-03
+    test one model scored F1 0.816 with the strict policy and 0.837 with these.
     """
     spans: list[tuple[int, int, str]] = []
     start = -1
-    votes: dict[str, float] = {}
-    prev_prefix, prev_type = "O", ""
-
-    def close(end: int) -> None:
-        if start >= 0:
-            spans.append((start, end, max(votes, key=votes.__getitem__)))
-
+    prev_type = ""
     for i, tag in enumerate(tags):
         if tag in ("O", "", "_") or len(tag) < 3 or tag[1] != "-":
-            close(i)
-            start, votes, prev_prefix, prev_type = -1, {}, "O", ""
+            if start >= 0:
+                spans.append((start, i, prev_type))
+            start, prev_type = -1, ""
             continue
         prefix, kind = tag[0], tag[2:]
-        opens = (
-            start < 0 or prefix in ("B", "S") or (kind != prev_type and (prefix == "I" or prev_prefix == "S"))
-        )
-        if opens:
-            close(i)
-            start, votes = i, {}
-        votes[kind] = votes.get(kind, 0.0) + (1.1 if opens else 1.0)
-        prev_prefix, prev_type = prefix, kind
-    close(len(tags))
+        if start >= 0 and (prefix in ("B", "S") or (prefix == "I" and kind != prev_type)):
+            spans.append((start, i, prev_type))
+            start = -1
+        if start < 0:
+            start = i
+        prev_type = kind
+    if start >= 0:
+        spans.append((start, len(tags), prev_type))
     return spans
