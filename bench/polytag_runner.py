@@ -89,10 +89,11 @@ def main() -> None:
     parser.add_argument("--predict-batch-size", type=int, default=32)
     parser.add_argument("--max-tokens-per-batch", type=int, default=0)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--seed", type=int, default=1, help="seeds Python and torch (data order, dropout)")
     args = parser.parse_args()
 
-    random.seed(1)
-    torch.manual_seed(1)
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
     train, dev, test, label_type = load_task(args.task, Path(args.data))
     if args.train_limit:
         train = train[: args.train_limit]
