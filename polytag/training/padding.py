@@ -5,7 +5,9 @@ An encoder pass costs memory for every padded position: a batch of 16 sentences 
 sentences have 20. Because the training step backpropagates the batch's *summed* loss, running a batch
 as several passes and adding their gradients gives the same update; so a batch whose padded size
 exceeds ``max_padded`` runs as length-sorted passes that each stay under it (a single sentence longer
-than the cap runs alone). Batches within the cap run as they are.
+than the cap runs alone). Batches within the cap run as they are. (A MultitaskModel normalises each
+task's loss by its item count inside a pass, so there the passes weight items slightly differently than
+one pass would, as with ``mini_batch_chunk_size``.)
 """
 
 from __future__ import annotations
