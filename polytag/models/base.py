@@ -47,6 +47,23 @@ def linear_decoder(in_features: int, out_features: int) -> torch.nn.Linear:
     return layer
 
 
+def int8_layers(model: torch.nn.Module) -> dict[str, Any]:
+    """The linear layers ``quantize="int8"`` turns into int8, with one weight scale per output row.
+
+    Layers that project down (more inputs than outputs: a transformer's feed-forward output projection,
+    the heads' decoders) stay float32: their inputs carry the outlier activations that int8 rounds
+    worst. Measured on CoNLL-03 NER (MiniLM): all layers int8 lost 1.07 F1 points at 419 sentences/s;
+    keeping the down-projections lost 0.31 at 296 (fp32: 171). Per-row rather than per-matrix scales
+    halve the loss again (EWT POS: -0.6 -> -0.2 points with every layer int8).
+    """
+    per_row = torch.ao.quantization.per_channel_dynamic_qconfig
+    return {
+        name: per_row
+        for name, module in model.named_modules()
+        if type(module) is torch.nn.Linear and module.in_features <= module.out_features
+    }
+
+
 def length_sorted_batches(
     sentences: list[Sentence], batch_size: int, lengths: Sequence[int] | None = None
 ) -> list[list[Sentence]]:
@@ -174,12 +191,7 @@ class Model(torch.nn.Module):
                 raise ValueError(f"quantize must be 'int8' or None, got {quantize!r}")
             with warnings.catch_warnings():  # PyTorch marks its quantized tensor types as deprecated
                 warnings.simplefilter("ignore")
-                # one scale per output row (per-channel) rather than per matrix: on EWT POS this keeps int8
-                # within 0.2 points of float32 (one scale per matrix lost 0.6) at the same speed
-                per_row = torch.ao.quantization.per_channel_dynamic_qconfig
-                model = torch.ao.quantization.quantize_dynamic(
-                    model, {torch.nn.Linear: per_row}, dtype=torch.qint8
-                )
+                model = torch.ao.quantization.quantize_dynamic(model, int8_layers(model), dtype=torch.qint8)
         return model
 
 
