@@ -72,7 +72,8 @@ _PADDING_OFFSET_MODEL_TYPES = {
 # Flair options that have no effect here: polytag adds no [FLERT] separator token to the vocabulary, never
 # pads to the full window, and places the module with ``.to(device)`` like any torch module
 _IGNORED_FLAIR_OPTIONS = ("use_context_separator", "force_max_length", "needs_manual_ocr", "force_device")
-_CONFIG_KEYS = (
+# the encoder settings a model file's config holds (also what an ONNX export's batch planner needs)
+CONFIG_KEYS = (
     "model",
     "fine_tune",
     "layers",
@@ -432,7 +433,7 @@ class TransformerEmbeddings(torch.nn.Module):
         target_cls = {c.__name__: c for c in _embedding_classes()}.get(config.get("class", ""), cls)
         module = target_cls.__new__(target_cls)
         torch.nn.Module.__init__(module)
-        settings = {key: config[key] for key in _CONFIG_KEYS if key in config}
+        settings = {key: config[key] for key in CONFIG_KEYS if key in config}
         settings.setdefault("model", DEFAULT_MODEL_ID)
         defaults = {
             "fine_tune": True,

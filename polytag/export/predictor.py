@@ -27,30 +27,13 @@ import torch
 
 from polytag.data import Sentence
 from polytag.embeddings import TransformerEmbeddings
+from polytag.embeddings.transformer import CONFIG_KEYS
 from polytag.errors import ModelFileError
 from polytag.export.exporter import FORMAT, FORMAT_VERSION, GRAPH_FILE, SETTINGS_FILE, TOKENIZER_DIR
 from polytag.export.feeds import graph_feeds
 from polytag.models.base import as_sentence_list, length_sorted_batches
-from polytag.nn.bioes import tags_to_spans
+from polytag.models.token_classifier import write_tag_decisions
 from polytag.nn.crf import CRF
-
-_PLAN_KEYS = (
-    "model",
-    "fine_tune",
-    "layers",
-    "layer_mean",
-    "subtoken_pooling",
-    "is_token_embedding",
-    "is_document_embedding",
-    "cls_pooling",
-    "use_context",
-    "context_dropout",
-    "respect_document_boundaries",
-    "allow_long_sentences",
-    "model_max_length",
-    "window_stride",
-    "name",
-)
 
 
 class _ShapeOnlyEncoder(torch.nn.Module):
@@ -69,7 +52,7 @@ def _batch_planner(settings: dict[str, Any], tokenizer_dir: Path) -> Transformer
     planner = TransformerEmbeddings.__new__(TransformerEmbeddings)
     torch.nn.Module.__init__(planner)
     encoder = _ShapeOnlyEncoder(settings["hidden_size"], settings["num_hidden_layers"])
-    options = {key: settings[key] for key in _PLAN_KEYS}
+    options = {key: settings[key] for key in CONFIG_KEYS}
     planner._setup(encoder, tokenizer, **options)
     return planner.eval()
 
@@ -117,22 +100,8 @@ class _Head:
         self, sentences: list[Sentence], output: np.ndarray, label_name: str, all_classes: bool
     ) -> None:
         tags, scores, probs = self._token_decisions(output, [len(s) for s in sentences])
-        items = self.labels
         all_probs = probs.tolist() if all_classes else None
-        for row, sentence in enumerate(sentences):
-            if self.predict_spans:
-                names = [items[t] for t in tags[row]]
-                for start, end, kind in tags_to_spans(names):
-                    confidence = sum(scores[row][start:end]) / (end - start)
-                    sentence.get_span(start, end).add_label(label_name, kind, confidence)
-                continue
-            tokens = sentence.tokens
-            for k, (tag, score) in enumerate(zip(tags[row], scores[row])):
-                if all_probs is not None:
-                    for c, p in enumerate(all_probs[row][k]):
-                        tokens[k].add_label(label_name, items[c], p)
-                else:
-                    tokens[k].add_label(label_name, items[tag], score)
+        write_tag_decisions(sentences, tags, scores, all_probs, self.labels, self.predict_spans, label_name)
 
     # text heads -----------------------------------------------------------------------------------
     def write_text(

@@ -24,6 +24,33 @@ def is_span_dictionary(label_dictionary: Dictionary) -> bool:
     return bool(items) and all(len(i) > 2 and i[1] == "-" and i[0] in "BIESLU" for i in items)
 
 
+def write_tag_decisions(
+    sentences: list[Sentence],
+    tags: list[list[int]],
+    scores: list[list[float]],
+    all_probs: list | None,
+    items: list[str],
+    predict_spans: bool,
+    label_name: str,
+) -> None:
+    """Labels from per-token tag decisions: spans (mean tag score as confidence) or token labels (with
+    every class's probability when ``all_probs`` is given). Shared with the ONNX predictor."""
+    for row, sentence in enumerate(sentences):
+        if predict_spans:
+            names = [items[t] for t in tags[row]]
+            for start, end, kind in tags_to_spans(names):
+                confidence = sum(scores[row][start:end]) / (end - start)
+                sentence.get_span(start, end).add_label(label_name, kind, confidence)
+            continue
+        tokens = sentence.tokens
+        for k, (tag, score) in enumerate(zip(tags[row], scores[row])):
+            if all_probs is not None:
+                for c, p in enumerate(all_probs[row][k]):
+                    tokens[k].add_label(label_name, items[c], p)
+            else:
+                tokens[k].add_label(label_name, items[tag], score)
+
+
 @register_model_class
 class TokenClassifier(Classifier):
     """Linear (or given) decoder over each token's vector.
@@ -131,22 +158,10 @@ class TokenClassifier(Classifier):
     ) -> None:
         probs = self._tag_probabilities(logits, batch)
         tags, scores = self._best_tags(probs, batch)
-        items = self.tag_dictionary.idx2item
         all_probs = probs.tolist() if return_probabilities_for_all_classes else None
-        for row, sentence in enumerate(sentences):
-            if self.predict_spans:
-                names = [items[t] for t in tags[row]]
-                for start, end, kind in tags_to_spans(names):
-                    confidence = sum(scores[row][start:end]) / (end - start)
-                    sentence.get_span(start, end).add_label(label_name, kind, confidence)
-                continue
-            tokens = sentence.tokens
-            for k, (tag, score) in enumerate(zip(tags[row], scores[row])):
-                if all_probs is not None:
-                    for c, p in enumerate(all_probs[row][k]):
-                        tokens[k].add_label(label_name, items[c], p)
-                else:
-                    tokens[k].add_label(label_name, items[tag], score)
+        write_tag_decisions(
+            sentences, tags, scores, all_probs, self.tag_dictionary.idx2item, self.predict_spans, label_name
+        )
 
     def _items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
         items: list[tuple] = []
