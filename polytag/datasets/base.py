@@ -126,10 +126,12 @@ IGNORED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zip", ".tar", ".tgz", ".sw
 
 
 def check_in_memory(in_memory: bool) -> None:
-    """Only in-memory corpora exist for now; say so instead of silently reading everything."""
+    """For corpora that are read whole (CSV/fastText documents, ZELDA, AIDA, CleanCoNLL): say so rather
+    than silently reading everything. Column, CoNLL-U and JSONL corpora stream with ``in_memory=False``."""
     if not in_memory:
         raise NotImplementedError(
-            "in_memory=False is not supported yet: polytag keeps every corpus in memory (in_memory=True)"
+            "in_memory=False is not supported by this corpus (it is read whole); column, CoNLL-U and JSONL "
+            "corpora such as ColumnCorpus, CONLL_03 and UD_ENGLISH stream with in_memory=False"
         )
 
 
