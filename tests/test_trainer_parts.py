@@ -140,7 +140,7 @@ def test_padded_passes_bound_padding_and_keep_every_sentence():
     assert chunk_batch(list("abcdef"), 4, None, None) == [list("abcd"), list("ef")]
     with pytest.raises(ValueError, match="max_subtokens_per_pass"):
         passes_limit(0, torch.device("cpu"))
-    assert passes_limit("auto", torch.device("cpu")) == 1024
+    assert passes_limit("auto", torch.device("cpu")) == 512
     assert passes_limit("auto", torch.device("meta")) is None
 
 

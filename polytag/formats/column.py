@@ -270,7 +270,6 @@ class _Builder:
         text_col = cfg.text_col
         name_map = cfg.label_name_map
         sentence = Sentence.from_tokens([row[text_col] for row in rows])
-        layers = sentence.annotation_layers
         for c, layer in self.token_cols:
             values = [row[c] for row in rows]
             if name_map is not None:
@@ -289,7 +288,7 @@ class _Builder:
                 ) from None
             if not spans:
                 continue
-            if layer in layers:  # a second column of the same layer: the ordinary path
+            if sentence.has_label(layer):  # a second column of the same layer: the ordinary path
                 for start, end, typ in spans:
                     if name_map is not None:
                         typ = name_map.get(typ, typ)
@@ -309,11 +308,10 @@ class _Builder:
                 if span is None:
                     span = known[(start, end)] = Span(sentence, start, end)
                 label = Label(span, typ, 1.0, layer)
-                span.annotation_layers[layer] = [label]
+                span._layers[layer] = [label]
                 sentence_layer.append(label)
             if sentence_layer:
-                layers[layer] = sentence_layer
-                sentence._sorted_layers.add(layer)
+                sentence._adopt_layer(layer, sentence_layer)
         if comments:
             sentence.metadata["comment"] = comments
         return sentence

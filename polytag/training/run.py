@@ -46,7 +46,7 @@ def subtoken_counter(model: Any) -> Any:
     return getattr(encoders[0], "subtoken_lengths", None) if encoders else None
 
 
-AUTO_SUBTOKENS_PER_PASS_CPU = 1024
+AUTO_SUBTOKENS_PER_PASS_CPU = 512
 
 
 def passes_limit(setting: int | str | None, device: torch.device) -> int | None:

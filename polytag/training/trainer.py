@@ -134,7 +134,7 @@ class ModelTrainer:
         then linear decay to 0; the final model is used for the test evaluation.
 
         Beyond Flair's arguments: ``max_tokens_per_batch`` builds dense length-bucketed batches by a
-        token budget; ``max_subtokens_per_pass`` bounds an encoder pass's padded size (``"auto"``: 1,024
+        token budget; ``max_subtokens_per_pass`` bounds an encoder pass's padded size (``"auto"``: 512
         on CPU, whole batches on GPU; the update is unchanged, see ``padding.py``); ``seed`` makes CPU
         runs repeatable; ``save_checkpoint_every`` (``2``, ``"2 epochs"``
         or ``"500 steps"``) writes resumable checkpoints under ``base_path/checkpoints``;
