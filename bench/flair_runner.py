@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--train-limit", type=int, default=0)
     parser.add_argument("--predict-batch-size", type=int, default=32)
     parser.add_argument("--out", default="/tmp/flair-bench")
+    parser.add_argument("--seed", type=int, default=1, help="flair.set_seed (data order, dropout, init)")
     args = parser.parse_args()
 
     import flair
@@ -85,7 +86,7 @@ def main() -> None:
     from flair.models import TextClassifier, TokenClassifier
     from flair.trainers import ModelTrainer
 
-    flair.set_seed(1)
+    flair.set_seed(args.seed)
     train, dev, test, label_type = load_task(args.task, args.data)
     if args.train_limit:
         train = train[: args.train_limit]

@@ -51,8 +51,9 @@ embeddings = TransformerWordEmbeddings(ENCODER, fine_tune=True)
 linker = SpanClassifier(embeddings, label_dictionary=label_dict, label_type="nel", candidates=candidates)
 
 output = os.environ.get("POLYTAG_EXAMPLE_OUTPUT", tempfile.mkdtemp(prefix="polytag-nel-model-"))
-ModelTrainer(linker, corpus).fine_tune(output, learning_rate=5e-5, decoder_learning_rate=1e-3,
-                                       mini_batch_size=4, max_epochs=2)
+ModelTrainer(linker, corpus).fine_tune(
+    output, learning_rate=5e-5, decoder_learning_rate=1e-3, mini_batch_size=4, max_epochs=2
+)
 
 sentence = Sentence("Sam Houston went to Washington .")
 sentence[0:2].add_label("nel", "?")

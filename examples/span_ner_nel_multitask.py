@@ -130,8 +130,9 @@ def part_2() -> None:
         document_context=True,
     )
     multitask_model = MultitaskModel([ner_model, nel_model], use_all_tasks=True)
-    ModelTrainer(multitask_model, corpus).fine_tune(f"{OUTPUT}/part2", max_epochs=EPOCHS,
-                                                    learning_rate=5e-5, decoder_learning_rate=1e-3)
+    ModelTrainer(multitask_model, corpus).fine_tune(
+        f"{OUTPUT}/part2", max_epochs=EPOCHS, learning_rate=5e-5, decoder_learning_rate=1e-3
+    )
 
     model = MultitaskModel.load(f"{OUTPUT}/part2/final-model.pt")
     sentence = Sentence("Japan began the defence of their Asian Cup title with a win over Syria .")

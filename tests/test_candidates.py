@@ -25,8 +25,11 @@ def _table() -> dict:
 
 def test_lookup_orders_by_prior_and_reports_shares() -> None:
     generator = CandidateGenerator(_table())
-    assert generator.lookup("Exxon") == [("ExxonMobil", 1143.0), ("Exxon", 701.0),
-                                         ("Exxon_Valdez_oil_spill", 347.0)]
+    assert generator.lookup("Exxon") == [
+        ("ExxonMobil", 1143.0),
+        ("Exxon", 701.0),
+        ("Exxon_Valdez_oil_spill", 347.0),
+    ]
     ids, priors, total = generator.lookup_ids("Exxon")
     assert total == pytest.approx(1143 + 701 + 347)
     assert [generator.entities[i] for i in ids] == ["ExxonMobil", "Exxon", "Exxon_Valdez_oil_spill"]
@@ -51,8 +54,9 @@ def test_backoff_levels_exact_then_case_then_punctuation() -> None:
 
 
 def test_sum_merge_adds_counts_of_surfaces_sharing_a_key() -> None:
-    generator = CandidateGenerator({"Paris": {"Paris": 3}, "PARIS": {"Paris": 2, "Paris_Hilton": 1}},
-                                   merge="sum")
+    generator = CandidateGenerator(
+        {"Paris": {"Paris": 3}, "PARIS": {"Paris": 2, "Paris_Hilton": 1}}, merge="sum"
+    )
     assert generator.lookup("paris") == [("Paris", 5.0), ("Paris_Hilton", 1.0)]
 
 
@@ -80,8 +84,11 @@ def test_mapping_forms_and_bad_input() -> None:
 
 def test_tsv_file_with_header_and_errors(tmp_path: Path) -> None:
     path = tmp_path / "candidates.tsv"
-    path.write_text('mention\ttitle\tin_count\trank\nExxon\tExxonMobil\t1143\t0\nExxon\tExxon\t701\t1\n'
-                    '"\t"Quote"_(song)\t3\t0\n', encoding="utf-8")
+    path.write_text(
+        "mention\ttitle\tin_count\trank\nExxon\tExxonMobil\t1143\t0\nExxon\tExxon\t701\t1\n"
+        '"\t"Quote"_(song)\t3\t0\n',
+        encoding="utf-8",
+    )
     generator = CandidateGenerator(path)
     assert generator.lookup("Exxon") == [("ExxonMobil", 1143.0), ("Exxon", 701.0)]
     assert generator.lookup('"') == [('"Quote"_(song)', 3.0)]
@@ -137,8 +144,10 @@ def test_state_dict_round_trip_rebuilds_lookup() -> None:
     copy.load_state_dict(generator.state_dict())
     for mention in ["Exxon", "u.s", "new york", "NEW YORK"]:
         assert copy.lookup(mention) == generator.lookup(mention)
-    assert all(t.dtype in (torch.uint8, torch.int32, torch.int64, torch.float32)
-               for t in generator.state_dict().values())
+    assert all(
+        t.dtype in (torch.uint8, torch.int32, torch.int64, torch.float32)
+        for t in generator.state_dict().values()
+    )
 
 
 def _million_mention_tables(n: int) -> tuple[dict, dict]:
@@ -153,8 +162,11 @@ def _million_mention_tables(n: int) -> tuple[dict, dict]:
     entities = [f"Entity_{k}" for k in range(50_000)] + [f"Other_{k}" for k in range(3)]
     ids = np.stack([i % 50_000, 50_000 + i % 3], axis=1).reshape(-1).astype(np.int32)
     priors = np.stack([(i % 7 + 1).astype(np.float32), np.ones(n, dtype=np.float32)], axis=1).reshape(-1)
-    empty_level = {"blob": torch.zeros(0, dtype=torch.uint8), "offsets": torch.zeros(1, dtype=torch.int64),
-                   "ids": torch.zeros(0, dtype=torch.int32)}
+    empty_level = {
+        "blob": torch.zeros(0, dtype=torch.uint8),
+        "offsets": torch.zeros(1, dtype=torch.int64),
+        "ids": torch.zeros(0, dtype=torch.int32),
+    }
     state = {
         "entity_blob": blob(entities),
         "mention_blob": blob([f"mention {k}" for k in range(n)]),
@@ -163,8 +175,12 @@ def _million_mention_tables(n: int) -> tuple[dict, dict]:
         "mention_priors": torch.from_numpy(priors),
         **{f"level{level}_{kind}": t for level in (1, 2) for kind, t in empty_level.items()},
     }
-    config = {"backoff": False, "top_k": None, "merge": "max",
-              "sizes": {name: int(t.numel()) for name, t in state.items()}}
+    config = {
+        "backoff": False,
+        "top_k": None,
+        "merge": "max",
+        "sizes": {name: int(t.numel()) for name, t in state.items()},
+    }
     return config, state
 
 
@@ -185,8 +201,9 @@ def test_a_million_mentions_load_fast() -> None:
 
 def test_build_save_load_round_trip_of_a_large_table() -> None:
     n = 50_000
-    table = {f"mention {i}": {f"Entity_{i % 5_000}": float(i % 7 + 1), f"Other_{i % 3}": 1.0}
-             for i in range(n)}
+    table = {
+        f"mention {i}": {f"Entity_{i % 5_000}": float(i % 7 + 1), f"Other_{i % 3}": 1.0} for i in range(n)
+    }
     generator = CandidateGenerator(table)
     loaded = CandidateGenerator.from_config(generator.to_config())
     loaded.load_state_dict(generator.state_dict())
@@ -203,7 +220,9 @@ def test_zelda_name_reads_local_folder(tmp_path: Path, monkeypatch: pytest.Monke
     folder.mkdir()
     (folder / "zelda_train.conll").write_text(
         "-DOCSTART-\n\nJapan\tB-1\tB-Japan_national_football_team\nwon\tO\tO\n\n"
-        "Japan\tB-2\tB-Japan\nis\tO\tO\n\nJapan\tB-2\tB-Japan\n\n", encoding="utf-8")
+        "Japan\tB-2\tB-Japan\nis\tO\tO\n\nJapan\tB-2\tB-Japan\n\n",
+        encoding="utf-8",
+    )
     generator = CandidateGenerator("zelda")
     assert generator.lookup("Japan") == [("Japan", 2.0), ("Japan_national_football_team", 1.0)]
     (folder / "candidates.tsv").write_text("Japan\tJapan\t10\n", encoding="utf-8")

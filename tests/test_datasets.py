@@ -157,25 +157,51 @@ def test_in_memory_false_reads_the_same_sentences_lazily(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
-        (lambda root: UD_ENGLISH(base_path=root), [
-            "ud_english/en_ewt-ud-train.conllu", "ud_english/en_ewt-ud-dev.conllu",
-            "ud_english/en_ewt-ud-test.conllu", "raw.githubusercontent",
-        ]),
-        (lambda root: CONLL_2000(base_path=root), [
-            "conll_2000/train.txt", "conll_2000/test.txt", "clips.uantwerpen.be",
-        ]),
-        (lambda root: CONLL_03(base_path=root), [
-            "conll_03/train.txt", "conll_03/dev.txt", "conll_03/test.txt", "no public download",
-        ]),
+        (
+            lambda root: UD_ENGLISH(base_path=root),
+            [
+                "ud_english/en_ewt-ud-train.conllu",
+                "ud_english/en_ewt-ud-dev.conllu",
+                "ud_english/en_ewt-ud-test.conllu",
+                "raw.githubusercontent",
+            ],
+        ),
+        (
+            lambda root: CONLL_2000(base_path=root),
+            [
+                "conll_2000/train.txt",
+                "conll_2000/test.txt",
+                "clips.uantwerpen.be",
+            ],
+        ),
+        (
+            lambda root: CONLL_03(base_path=root),
+            [
+                "conll_03/train.txt",
+                "conll_03/dev.txt",
+                "conll_03/test.txt",
+                "no public download",
+            ],
+        ),
         (lambda root: AGNEWS(base_path=root), ["agnews/train.csv", "agnews/test.csv"]),
         (lambda root: AIDA_NEL(base_path=root), ["aida_nel/train.tsv", "aida_nel/candidates.tsv"]),
-        (lambda root: ZELDA(base_path=root), [
-            "zelda/train_data/zelda_train.conll", "zelda/test_data/conll/test_aida-b.conll", "zelda.zip",
-        ]),
+        (
+            lambda root: ZELDA(base_path=root),
+            [
+                "zelda/train_data/zelda_train.conll",
+                "zelda/test_data/conll/test_aida-b.conll",
+                "zelda.zip",
+            ],
+        ),
         (lambda root: NER_MULTI_WIKINER(base_path=root), ["ner_multi_wikiner/en/aij-wikiner-en-wp3.bz2"]),
-        (lambda root: CLEANCONLL(base_path=root), [
-            "cleanconll/cleanconll.train", "cleanconll/cleanconll.test", "conll_03",
-        ]),
+        (
+            lambda root: CLEANCONLL(base_path=root),
+            [
+                "cleanconll/cleanconll.train",
+                "cleanconll/cleanconll.test",
+                "conll_03",
+            ],
+        ),
     ],
 )
 def test_missing_corpus_lists_its_files(tmp_path: Path, make, expected: list[str]) -> None:
@@ -455,7 +481,7 @@ def test_csv_and_fasttext_classification_corpora(tmp_path: Path) -> None:
 
 AIDA_DOC = (
     "-DOCSTART-\tO\tO\n# document {n} {split}\n\n"
-    "EU\tB-ORG\tO\nrejects\tO\tO\nGerman\tB-MISC\tB-Germany\n\"\tO\tO\n\n"
+    'EU\tB-ORG\tO\nrejects\tO\tO\nGerman\tB-MISC\tB-Germany\n"\tO\tO\n\n'
     "National\tB-ORG\tB-National_Hockey_League\nHockey\tI-ORG\tI-National_Hockey_League\n"
     "League\tB-ORG\tI-National_Hockey_League\n\n"
 )
@@ -464,7 +490,7 @@ CANDIDATES = (
     "mention\ttitle\tin_count\trank\n"
     "Exxon\tExxon\t701\t1\n"
     "Exxon\tExxonMobil\t1143\t0\n"
-    'Exxon\tExxon_Valdez_oil_spill\t347\t2\n'
+    "Exxon\tExxon_Valdez_oil_spill\t347\t2\n"
     'Saying "hi"\tSay_"hi"\t3\t0\n'
 )
 

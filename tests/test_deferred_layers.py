@@ -119,3 +119,14 @@ def test_column_reader_keeps_token_and_span_layers_in_column_order(tmp_path: Pat
     reference[0:1].add_label("ner", "ORG")
     assert list(sentence.annotation_layers) == list(reference.annotation_layers) == ["pos", "ner"]
     assert {**sentence.to_dict(), "document_id": None} == {**reference.to_dict(), "document_id": None}
+
+
+def test_sentence_labels_leave_token_layers_deferred() -> None:
+    lazy, reference = deferred(), eager()
+    for sentence in (lazy, reference):
+        sentence.add_label("multitask_id", "Task_0")
+        sentence.set_label("topic", "Sports")
+        sentence.remove_labels("topic")
+        sentence.add_label("topic", "World")
+    assert lazy._pending is not None and set(lazy._pending) == set(COLUMNS)  # no token label built yet
+    assert snapshot(lazy) == snapshot(reference)

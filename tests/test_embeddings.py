@@ -90,7 +90,7 @@ def test_subtoken_pooling_matches_naive_reference(tiny_encoder_dir: Path, poolin
         expected = reference_tokens(emb, sentence, pooling)
         torch.testing.assert_close(out.token_embeddings[i, : len(sentence)], expected, atol=ATOL, rtol=0)
         assert out.mask[i].sum().item() == len(sentence)
-        assert torch.all(out.token_embeddings[i, len(sentence):] == 0)
+        assert torch.all(out.token_embeddings[i, len(sentence) :] == 0)
 
 
 def test_first_last_doubles_width_and_concatenates(tiny_encoder_dir: Path) -> None:
@@ -130,8 +130,9 @@ def test_several_layers_concatenated_or_averaged(tiny_encoder_dir: Path) -> None
 def test_only_last_layer_does_not_request_all_hidden_states(tiny_encoder_dir: Path) -> None:
     seen = []
     emb = make(tiny_encoder_dir)
-    emb.model.register_forward_pre_hook(lambda m, a, kw: seen.append(kw.get("output_hidden_states")),
-                                        with_kwargs=True)
+    emb.model.register_forward_pre_hook(
+        lambda m, a, kw: seen.append(kw.get("output_hidden_states")), with_kwargs=True
+    )
     emb.forward_batch(sentences())
     assert seen == [False]
 
@@ -174,7 +175,7 @@ def test_long_sentence_windows_are_stitched_from_most_central_window(short_windo
     room = 64 - 2
     stride = emb.window_stride
     starts = list(range(0, 300 - room, stride)) + [300 - room]
-    windows = {start: reference_hidden(emb, words[start:start + room])[0] for start in starts}
+    windows = {start: reference_hidden(emb, words[start : start + room])[0] for start in starts}
     for j in range(300):
         best = min(starts, key=lambda s: abs(j - (s + (room - 1) / 2)))
         torch.testing.assert_close(vectors[j], windows[best][1 + j - best], atol=ATOL, rtol=0)
@@ -335,20 +336,32 @@ def test_context_dropout_applies_only_in_training(tiny_encoder_dir: Path) -> Non
 def test_vectors_do_not_depend_on_the_batch(
     tiny_encoder_dir: Path, pooling: str, cls_pooling: str, context: bool | int
 ) -> None:
-    emb = make(tiny_encoder_dir, subtoken_pooling=pooling, is_document_embedding=True,
-               cls_pooling=cls_pooling, use_context=context)
+    emb = make(
+        tiny_encoder_dir,
+        subtoken_pooling=pooling,
+        is_document_embedding=True,
+        cls_pooling=cls_pooling,
+        use_context=context,
+    )
     doc = document(TEXTS, "d")
-    others = sentences(["x", "A much longer sentence that needs a lot more padding than the others do , "
-                        "really quite long indeed ."])
+    others = sentences(
+        [
+            "x",
+            "A much longer sentence that needs a lot more padding than the others do , "
+            "really quite long indeed .",
+        ]
+    )
     with torch.no_grad():
         alone = [emb.forward_batch([s]) for s in doc]
         together = emb.forward_batch([others[0], *doc, others[1]])
     for i, sentence in enumerate(doc):
         n = len(sentence)
-        torch.testing.assert_close(together.token_embeddings[i + 1, :n], alone[i].token_embeddings[0],
-                                   atol=ATOL, rtol=0)
-        torch.testing.assert_close(together.document_embeddings[i + 1], alone[i].document_embeddings[0],
-                                   atol=ATOL, rtol=0)
+        torch.testing.assert_close(
+            together.token_embeddings[i + 1, :n], alone[i].token_embeddings[0], atol=ATOL, rtol=0
+        )
+        torch.testing.assert_close(
+            together.document_embeddings[i + 1], alone[i].document_embeddings[0], atol=ATOL, rtol=0
+        )
 
 
 def test_tokens_without_subtokens_still_get_vectors(tiny_encoder_dir: Path) -> None:
@@ -411,8 +424,9 @@ def test_document_embeddings_class_gives_only_document_vectors(tiny_encoder_dir:
 
 # -- training / freezing -----------------------------------------------------------------------------------
 def test_fine_tune_trains_and_frozen_does_not(tiny_encoder_dir: Path) -> None:
-    tuned = TransformerEmbeddings(str(tiny_encoder_dir), is_document_embedding=True, cls_pooling="max",
-                                  subtoken_pooling="mean")
+    tuned = TransformerEmbeddings(
+        str(tiny_encoder_dir), is_document_embedding=True, cls_pooling="max", subtoken_pooling="mean"
+    )
     tuned.train()
     out = tuned.forward_batch(sentences())
     (out.token_embeddings.sum() + out.document_embeddings.sum()).backward()
@@ -427,11 +441,13 @@ def test_fine_tune_trains_and_frozen_does_not(tiny_encoder_dir: Path) -> None:
 
 
 def test_flair_style_arguments(tiny_encoder_dir: Path) -> None:
-    document = TransformerDocumentEmbeddings(str(tiny_encoder_dir), "-1,-2", use_context_separator=False,
-                                             force_max_length=True)
+    document = TransformerDocumentEmbeddings(
+        str(tiny_encoder_dir), "-1,-2", use_context_separator=False, force_max_length=True
+    )
     assert document.layer_indexes == [-1, -2] and document.document_embedding_length == 64
-    words = TransformerWordEmbeddings(str(tiny_encoder_dir),
-                                      transformers_model_kwargs={"hidden_dropout_prob": 0.3})
+    words = TransformerWordEmbeddings(
+        str(tiny_encoder_dir), transformers_model_kwargs={"hidden_dropout_prob": 0.3}
+    )
     assert words.model.config.hidden_dropout_prob == 0.3
 
 
@@ -449,8 +465,14 @@ def test_embed_keeps_vectors_per_sentence(tiny_encoder_dir: Path) -> None:
 def test_config_round_trip_without_the_original_folder(tiny_encoder_dir: Path, tmp_path: Path) -> None:
     folder = tmp_path / "encoder"
     shutil.copytree(tiny_encoder_dir, folder)
-    original = TransformerWordEmbeddings(str(folder), layers="-1,-2", subtoken_pooling="first_last",
-                                         is_document_embedding=True, cls_pooling="mean", use_context=8)
+    original = TransformerWordEmbeddings(
+        str(folder),
+        layers="-1,-2",
+        subtoken_pooling="first_last",
+        is_document_embedding=True,
+        cls_pooling="mean",
+        use_context=8,
+    )
     original.eval()
     config = json.loads(json.dumps(original.to_config()))
     assert config["encoder_config"]["hidden_size"] == 32 and "tokenizer.json" in config["tokenizer_files"]

@@ -181,10 +181,7 @@ def test_bioes_prefix_under_declared_bio_is_an_error(tmp_path: Path) -> None:
 
 def test_docstart_separates_linked_documents(tmp_path: Path) -> None:
     text = (
-        "-DOCSTART- -X- -X- O\n\n"
-        "a x B-PER\n\nb x O\n\nc x O\n\n"
-        "-DOCSTART- -X- -X- O\n\n"
-        "d x B-LOC\n\ne x O\n"
+        "-DOCSTART- -X- -X- O\n\na x B-PER\n\nb x O\n\nc x O\n\n-DOCSTART- -X- -X- O\n\nd x B-LOC\n\ne x O\n"
     )
     path = make(tmp_path, text, "train.txt")
     sentences = read_column_file(path, {0: "text", 1: "pos", 2: "ner"})

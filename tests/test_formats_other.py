@@ -171,7 +171,7 @@ def test_fasttext_undecodable_byte(tmp_path: Path) -> None:
 def test_csv_empty_field_quoted_commas_and_newlines(tmp_path: Path) -> None:
     path = make(
         tmp_path,
-        'label,title,text,topic\n'
+        "label,title,text,topic\n"
         'Sci_Tech,,"BEA buzzing, about Beehive",tech\n'
         'Business,"Fears, for pension","Unions ""disappointed""\nafter talks",\n',
         "news.csv",
@@ -268,7 +268,8 @@ def test_jsonl_simple_form(tmp_path: Path) -> None:
     assert [t.text for t in first] == ["Angela", "Merkel", "visited", "Paris", "."]
     assert first.get_label("class").value == "politics"
     assert [(s.text, s.get_label("ner").value) for s in first.get_spans("ner")] == [
-        ("Angela Merkel", "PER"), ("Paris", "LOC"),
+        ("Angela Merkel", "PER"),
+        ("Paris", "LOC"),
     ]
     assert (second.get_label("mood").value, second.get_label("mood").score) == ("happy", 0.6)
     assert second.get_label("topic").value == "weather"

@@ -95,8 +95,11 @@ def test_column_round_trip_with_detection(sentences: list[Sentence], scheme: str
     # detection needs at least one span in each span layer (a column of only O is token labels)
     assume(all(any(s.get_spans(layer) for s in sentences) for layer in SPAN_LAYERS))
     # and a pos column that happens to look like tags would (rightly) be detected as spans
-    assume(not all(t.get_label("pos").value == "O" or "-" in t.get_label("pos").value
-                   for s in sentences for t in s))
+    assume(
+        not all(
+            t.get_label("pos").value == "O" or "-" in t.get_label("pos").value for s in sentences for t in s
+        )
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "c.txt"
         write_column_file(path, sentences, FMT, tag_scheme=scheme)
@@ -135,8 +138,11 @@ def jsonl_view(sentence: Sentence) -> tuple:
         [(t.text, t.start_position, t.whitespace_after) for t in sentence],
         [(lab.typename, lab.value, lab.score) for lab in sentence.labels if lab.data_point is sentence],
         [(t.idx, lab.value, lab.score) for t in sentence for lab in t.get_labels("pos")],
-        [(s.start, s.end, lab.value, lab.score) for s in sentence.get_spans("ner")
-         for lab in s.get_labels("ner")],
+        [
+            (s.start, s.end, lab.value, lab.score)
+            for s in sentence.get_spans("ner")
+            for lab in s.get_labels("ner")
+        ],
         sentence.document_id,
         sentence.metadata,
     )

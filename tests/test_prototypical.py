@@ -36,8 +36,9 @@ def test_dot_product_is_scaled_by_sqrt_of_size() -> None:
 @pytest.mark.parametrize("distance", ["euclidean", "cosine", "dot_product"])
 def test_candidate_scores_equal_the_full_matrix_columns(distance: str) -> None:
     torch.manual_seed(0)
-    decoder = PrototypicalDecoder(7, 5, distance_function=distance,
-                                  normal_distributed_initial_prototypes=True)
+    decoder = PrototypicalDecoder(
+        7, 5, distance_function=distance, normal_distributed_initial_prototypes=True
+    )
     x = torch.randn(4, 5)
     full = decoder(x)
     ids = torch.tensor([[0, 3, 6], [1, 1, 2], [5, 4, 0], [2, 6, 3]])

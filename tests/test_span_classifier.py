@@ -39,17 +39,22 @@ def _dictionary(*items: str) -> Dictionary:
 
 
 def _candidates() -> CandidateGenerator:
-    return CandidateGenerator({
-        "George Washington": {"George_Washington": 10, "George_Washington_(film)": 1},
-        "Washington": {"Washington,_D.C.": 50, "Washington_(state)": 30, "George_Washington": 5},
-        "EU": {"European_Union": 100},
-    })
+    return CandidateGenerator(
+        {
+            "George Washington": {"George_Washington": 10, "George_Washington_(film)": 1},
+            "Washington": {"Washington,_D.C.": 50, "Washington_(state)": 30, "George_Washington": 5},
+            "EU": {"European_Union": 100},
+        }
+    )
 
 
 @pytest.mark.parametrize("pooling", ["first_last", "first", "last", "mean", "average"])
 def test_pooling_operations(embeddings: TransformerWordEmbeddings, pooling: str) -> None:
-    model = SpanClassifier(embeddings, _dictionary("George_Washington", "Washington,_D.C.", "European_Union"),
-                           pooling_operation=pooling)
+    model = SpanClassifier(
+        embeddings,
+        _dictionary("George_Washington", "Washington,_D.C.", "European_Union"),
+        pooling_operation=pooling,
+    )
     model.eval()
     sentence = _sentence()
     with torch.no_grad():
@@ -77,15 +82,17 @@ def test_bad_settings_raise(embeddings: TransformerWordEmbeddings) -> None:
     with pytest.raises(SpanClassifierError):
         SpanClassifier(embeddings, dictionary, pooling_operation="max")
     with pytest.raises(SpanClassifierError):  # a first_last decoder needs twice the width
-        SpanClassifier(embeddings, dictionary,
-                       decoder=PrototypicalDecoder(len(dictionary), embeddings.embedding_length))
+        SpanClassifier(
+            embeddings, dictionary, decoder=PrototypicalDecoder(len(dictionary), embeddings.embedding_length)
+        )
 
 
 def test_a_non_candidate_never_wins(embeddings: TransformerWordEmbeddings) -> None:
     """A label whose prototype outscores everything is not predicted where it is no candidate."""
     dictionary = _dictionary("George_Washington", "Washington,_D.C.", "European_Union", "Greedy_Label")
-    model = SpanClassifier(embeddings, dictionary, candidates=_candidates(), use_entity_names=False,
-                           use_prior=False)
+    model = SpanClassifier(
+        embeddings, dictionary, candidates=_candidates(), use_entity_names=False, use_prior=False
+    )
     model.eval()
     sentence = _sentence()
     with torch.no_grad():
@@ -149,23 +156,32 @@ def test_without_candidates_all_labels_compete_but_never_unk(embeddings: Transfo
 def test_span_label_type_links_ner_spans_and_survives_save_load(
     embeddings: TransformerWordEmbeddings, tmp_path: Path
 ) -> None:
-    model = SpanClassifier(embeddings, _dictionary("George_Washington", "European_Union"),
-                           span_label_type="ner", candidates=_candidates(), pooling_operation="mean")
+    model = SpanClassifier(
+        embeddings,
+        _dictionary("George_Washington", "European_Union"),
+        span_label_type="ner",
+        candidates=_candidates(),
+        pooling_operation="mean",
+    )
     sentence = Sentence("George Washington went to Washington and met the EU people .")
     sentence[0:2].add_label("ner", "PER")
     sentence[4:5].add_label("ner", "LOC")
     sentence[8:9].add_label("ner", "ORG")
     model.predict(sentence, label_name="nel_pred")
-    linked = {(label.data_point.start, label.data_point.end): (label.value, label.score)
-              for label in sentence.get_labels("nel_pred")}
+    linked = {
+        (label.data_point.start, label.data_point.end): (label.value, label.score)
+        for label in sentence.get_labels("nel_pred")
+    }
     assert set(linked) == {(0, 2), (4, 5), (8, 9)}
     model.save(tmp_path / "linker.pt")
     loaded = SpanClassifier.load(tmp_path / "linker.pt")
     assert loaded.span_label_type == "ner" and loaded.pooling_operation == "mean"
     assert loaded.candidates.lookup("Washington") == model.candidates.lookup("Washington")
     loaded.predict(sentence, label_name="nel_again")
-    again = {(label.data_point.start, label.data_point.end): (label.value, label.score)
-             for label in sentence.get_labels("nel_again")}
+    again = {
+        (label.data_point.start, label.data_point.end): (label.value, label.score)
+        for label in sentence.get_labels("nel_again")
+    }
     assert again.keys() == linked.keys()
     for key, (value, score) in linked.items():
         assert again[key][0] == value and again[key][1] == pytest.approx(score, abs=1e-5)
@@ -175,16 +191,21 @@ def test_save_load_without_candidates_and_with_a_linear_decoder(
     embeddings: TransformerWordEmbeddings, tmp_path: Path
 ) -> None:
     dictionary = _dictionary("George_Washington", "Washington,_D.C.", "European_Union")
-    model = SpanClassifier(embeddings, dictionary, pooling_operation="first",
-                           decoder=torch.nn.Linear(embeddings.embedding_length, len(dictionary)))
+    model = SpanClassifier(
+        embeddings,
+        dictionary,
+        pooling_operation="first",
+        decoder=torch.nn.Linear(embeddings.embedding_length, len(dictionary)),
+    )
     sentence = _sentence()
     model.predict(sentence, label_name="a")
     model.save(tmp_path / "m.pt")
     loaded = SpanClassifier.load(tmp_path / "m.pt")
     assert loaded.candidates is None and loaded.span_label_type is None
     loaded.predict(sentence, label_name="b")
-    assert [(x.value, round(x.score, 4)) for x in sentence.get_labels("a")] == \
-        [(x.value, round(x.score, 4)) for x in sentence.get_labels("b")]
+    assert [(x.value, round(x.score, 4)) for x in sentence.get_labels("a")] == [
+        (x.value, round(x.score, 4)) for x in sentence.get_labels("b")
+    ]
 
 
 @pytest.fixture()
@@ -235,7 +256,7 @@ def test_an_unseen_gold_entity_is_chosen_through_its_name(tiny_encoder_dir: Path
     for _ in range(15):
         rng.shuffle(train)
         for k in range(0, len(train), 16):
-            loss, count = model.forward_loss(train[k:k + 16])
+            loss, count = model.forward_loss(train[k : k + 16])
             optimizer.zero_grad()
             (loss / count).backward()
             optimizer.step()
@@ -251,8 +272,9 @@ def test_an_unseen_gold_entity_is_chosen_through_its_name(tiny_encoder_dir: Path
 
 
 def test_evaluate_reports_linking_figures(embeddings: TransformerWordEmbeddings) -> None:
-    model = SpanClassifier(embeddings, _dictionary("George_Washington", "European_Union"),
-                           candidates=_candidates())
+    model = SpanClassifier(
+        embeddings, _dictionary("George_Washington", "European_Union"), candidates=_candidates()
+    )
     sentences = [_sentence()]
     result = model.evaluate(sentences, main_evaluation_metric=("accuracy", ""))
     assert result.scores["recall@1"] == pytest.approx(1.0)
@@ -273,8 +295,11 @@ def test_name_vectors_are_cached_and_dropped_after_training(
     assert len(model._name_cache) == len(model.candidates.entities)
     model.eval()  # leaving training drops them: a trainable encoder may have moved
     assert model._name_cache == {}
-    frozen = SpanClassifier(TransformerWordEmbeddings(str(tiny_encoder_dir), fine_tune=False),
-                            _dictionary("George_Washington"), candidates=_candidates())
+    frozen = SpanClassifier(
+        TransformerWordEmbeddings(str(tiny_encoder_dir), fine_tune=False),
+        _dictionary("George_Washington"),
+        candidates=_candidates(),
+    )
     frozen.precompute_entity_names()
     frozen.train()
     frozen.eval()
@@ -287,8 +312,12 @@ def test_multitask_ner_and_nel_predict_in_one_call(embeddings: TransformerWordEm
         ner_dictionary.add_item(tag)
     ner_dictionary.span_labels = True
     ner = TokenClassifier(embeddings, ner_dictionary, "ner")
-    nel = SpanClassifier(embeddings, _dictionary("George_Washington", "European_Union"),
-                         span_label_type="ner", candidates=_candidates())
+    nel = SpanClassifier(
+        embeddings,
+        _dictionary("George_Washington", "European_Union"),
+        span_label_type="ner",
+        candidates=_candidates(),
+    )
     model = MultitaskModel([ner, nel], use_all_tasks=True)
     sentence = _sentence()
     sentence[0:2].add_label("ner", "PER")
@@ -313,8 +342,9 @@ def test_document_context_reads_the_first_sentence_of_the_document(
     other = Sentence("Washington is far away .")
     other[0:1].add_label("nel", "Washington,_D.C.")
     link_document([headline, Sentence("Tokyo 1996-12-06"), body], "d1")
-    model = SpanClassifier(embeddings, _dictionary("George_Washington"), candidates=_candidates(),
-                           document_context=True)
+    model = SpanClassifier(
+        embeddings, _dictionary("George_Washington"), candidates=_candidates(), document_context=True
+    )
     assert model._document_head(body) is headline and model._document_head(other) is other
     with torch.no_grad():
         torch.nn.init.normal_(model.context_projection.weight)
@@ -357,12 +387,24 @@ def _run(name: str, tmp_path: Path, encoder: Path, datasets: Path | None, **env:
     import subprocess
     import sys
 
-    environment = {**os.environ, "POLYTAG_EXAMPLE_ENCODER": str(encoder), "HF_HUB_OFFLINE": "1",
-                   "POLYTAG_EXAMPLE_OUTPUT": str(tmp_path / "model"), "OMP_NUM_THREADS": "1", **env}
+    environment = {
+        **os.environ,
+        "POLYTAG_EXAMPLE_ENCODER": str(encoder),
+        "HF_HUB_OFFLINE": "1",
+        "POLYTAG_EXAMPLE_OUTPUT": str(tmp_path / "model"),
+        "OMP_NUM_THREADS": "1",
+        **env,
+    }
     if datasets is not None:
         environment["POLYTAG_DATASETS"] = str(datasets)
-    proc = subprocess.run([sys.executable, str(REPO / "examples" / name)], capture_output=True, text=True,
-                          env=environment, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "examples" / name)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -374,8 +416,19 @@ def zelda_root(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) 
     import sys
 
     root = tmp_path_factory.mktemp("zelda-root")
-    subprocess.run([sys.executable, str(REPO / "bench" / "aida_nel.py"), "--write-zelda", str(root),
-                    "--data", str(shared_datasets)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "aida_nel.py"),
+            "--write-zelda",
+            str(root),
+            "--data",
+            str(shared_datasets),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     assert (root / "zelda" / "train_data" / "zelda_train.conll").is_file()
     return root
 
@@ -401,8 +454,9 @@ def test_span_in_memory_example(tmp_path: Path, tiny_encoder_dir: Path) -> None:
 
 
 def test_span_ner_nel_multitask_example(tmp_path: Path, tiny_encoder_dir: Path, zelda_root: Path) -> None:
-    out = _run("span_ner_nel_multitask.py", tmp_path, tiny_encoder_dir, zelda_root,
-               POLYTAG_EXAMPLE_FRACTION="0.01")
+    out = _run(
+        "span_ner_nel_multitask.py", tmp_path, tiny_encoder_dir, zelda_root, POLYTAG_EXAMPLE_FRACTION="0.01"
+    )
     part1 = (tmp_path / "model" / "part1" / "training.log").read_text()
     assert "Task_0 - SequenceTagger" in part1 and "Task_1 - SpanClassifier" in part1
     part2 = (tmp_path / "model" / "part2" / "training.log").read_text()

@@ -12,7 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from polytag.data import SubsetDataset
+from polytag.data import MultiCorpus, SubsetDataset
 from polytag.datasets import ColumnCorpus, UniversalDependenciesCorpus
 from polytag.errors import FormatError
 from polytag.formats import read_column_file, read_conllu_file, read_jsonl_file, streaming
@@ -292,6 +292,21 @@ def test_corpora_in_memory_false(tmp_path: Path) -> None:
         s.to_dict() for s in read_conllu_file(tmp_path / "ud" / "x-ud-train.conllu")
     ]
     assert ud.train.token_counts().tolist() == [4, 1, 1, 1]
+
+
+def test_multicorpus_task_ids_on_corpora_read_from_disk(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "train.txt", "".join(f"a{i} NN O\n\n" for i in range(6)))
+    write(tmp_path / "b" / "train.txt", "".join(f"b{i} NN B-PER\n\n" for i in range(4)))
+    first = ColumnCorpus(tmp_path / "a", COLUMNS, in_memory=False, sample_missing_splits=False)
+    second = ColumnCorpus(tmp_path / "b", COLUMNS, sample_missing_splits=False)  # in memory
+    multi = MultiCorpus([first, second], task_ids=["Task_0", "Task_1"])
+    ids = [[lab.value for lab in s.get_labels("multitask_id")] for s in multi.train]
+    assert ids == [["Task_0"]] * 6 + [["Task_1"]] * 4
+    assert [lab.value for lab in multi.train[3].get_labels("multitask_id")] == ["Task_0"]  # random access
+    assert is_lazy(multi.train) and dataset_token_counts(multi.train).tolist() == [1] * 10
+    # the in-memory corpus is labelled once, as Flair does; the file-backed one is not rewritten
+    assert second.train[0].get_labels("multitask_id")[0].value == "Task_1"
+    assert not first.train[0].get_labels("multitask_id")
 
 
 def test_batch_plan_uses_index_counts_without_parsing(

@@ -130,12 +130,30 @@ def test_flair_arguments_are_accepted(tmp_path, caplog):
     model, corpus = build()
     caplog.set_level(logging.INFO, logger="polytag")
     result = ModelTrainer(model, corpus).fine_tune(
-        tmp_path, max_epochs=1, learning_rate=0.05, **FAST,
-        embeddings_storage_mode="none", shuffle=False, use_final_model_for_eval=False, monitor_test=True,
-        train_with_dev=False, param_selection_mode=False, use_amp=False, plugins=[], multi_gpu=False,
-        attach_default_scheduler=False, weight_decay=0.01, save_optimizer_state=True, epoch=0,
-        main_evaluation_metric=("micro avg", "f1-score"), exclude_labels=[], monitor_train_sample=0.5,
-        save_model_each_k_epochs=1, sampler=None, write_weights=False, reduce_transformer_vocab=False,
+        tmp_path,
+        max_epochs=1,
+        learning_rate=0.05,
+        **FAST,
+        embeddings_storage_mode="none",
+        shuffle=False,
+        use_final_model_for_eval=False,
+        monitor_test=True,
+        train_with_dev=False,
+        param_selection_mode=False,
+        use_amp=False,
+        plugins=[],
+        multi_gpu=False,
+        attach_default_scheduler=False,
+        weight_decay=0.01,
+        save_optimizer_state=True,
+        epoch=0,
+        main_evaluation_metric=("micro avg", "f1-score"),
+        exclude_labels=[],
+        monitor_train_sample=0.5,
+        save_model_each_k_epochs=1,
+        sampler=None,
+        write_weights=False,
+        reduce_transformer_vocab=False,
     )
     assert "ignoring embeddings_storage_mode='none'" in caplog.text
     assert "TEST : loss" in caplog.text and "TRAIN_SAMPLE : loss" in caplog.text
@@ -259,8 +277,17 @@ def test_cpu_runs_in_float32_and_tensorboard_needs_its_package(tmp_path, caplog)
 def test_train_custom_takes_flair_arguments_as_keywords(tmp_path):
     model, corpus = build()
     result = ModelTrainer(model, corpus).train_custom(
-        tmp_path, learning_rate=0.05, max_epochs=1, mini_batch_size=8, train_with_dev=True, shuffle=False,
-        embeddings_storage_mode="cpu", epoch=0, save_checkpoint_every=1, momentum=0.9, **FAST,
+        tmp_path,
+        learning_rate=0.05,
+        max_epochs=1,
+        mini_batch_size=8,
+        train_with_dev=True,
+        shuffle=False,
+        embeddings_storage_mode="cpu",
+        epoch=0,
+        save_checkpoint_every=1,
+        momentum=0.9,
+        **FAST,
     )
     assert result["dev_score_history"] == [] and find_checkpoint(tmp_path)
     _, data = load_checkpoint(tmp_path)

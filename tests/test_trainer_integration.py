@@ -30,7 +30,11 @@ def test_token_classifier_fine_tune_checkpoint_and_reload(tiny_encoder_dir, tmp_
     embeddings = embeddings_module.TransformerWordEmbeddings(str(tiny_encoder_dir))
     model = models.TokenClassifier(embeddings, corpus.make_label_dictionary("pos"), "pos")
     result = ModelTrainer(model, corpus).fine_tune(
-        tmp_path, max_epochs=2, learning_rate=1e-3, decoder_learning_rate=1e-2, save_checkpoint_every=1,
+        tmp_path,
+        max_epochs=2,
+        learning_rate=1e-3,
+        decoder_learning_rate=1e-2,
+        save_checkpoint_every=1,
         **FAST,
     )
     assert len(result["dev_score_history"]) == 2 and 0.0 <= result["test_score"] <= 1.0

@@ -52,7 +52,10 @@ def test_sigkill_then_resume_gives_the_same_weights(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [sys.executable, str(SCRIPT), str(base), "--delay", "0.05"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         _wait_for_checkpoint(base, process)
@@ -87,7 +90,9 @@ def test_sigkill_then_resume_in_a_second_subprocess(tmp_path):
     base = tmp_path / "killed"
     process = subprocess.Popen(
         [sys.executable, str(SCRIPT), str(base), "--delay", "0.05"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     _wait_for_checkpoint(base, process)
     time.sleep(0.3)  # kill later, maybe in the middle of writing the next checkpoint

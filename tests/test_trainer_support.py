@@ -100,8 +100,9 @@ class TinyTagger(torch.nn.Module):
         self.train(was_training)
         if out_path is not None:
             Path(out_path).write_text(f"accuracy\t{accuracy}\n", encoding="utf-8")
-        return TinyResult(accuracy, loss, detailed_results=f"accuracy: {accuracy:.4f}",
-                          scores={"accuracy": accuracy})
+        return TinyResult(
+            accuracy, loss, detailed_results=f"accuracy: {accuracy:.4f}", scores={"accuracy": accuracy}
+        )
 
     def config(self) -> dict[str, Any]:
         return {"label_type": self.label_type, "dim": self.dim, "dropout": self.dropout_p}
@@ -157,8 +158,10 @@ class TinyMultitask(torch.nn.Module):
         scores = [r.main_score for _, r in results.values()]
         losses = [r.loss for _, r in results.values() if r.loss is not None]
         return TinyResult(
-            sum(scores) / len(scores), sum(losses) / len(losses) if losses else None,
-            detailed_results="multitask", task_results=results,
+            sum(scores) / len(scores),
+            sum(losses) / len(losses) if losses else None,
+            detailed_results="multitask",
+            task_results=results,
         )
 
     def save(self, path: Any) -> None:

@@ -183,9 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--read-timeout", type=float, default=30.0, help="seconds a client may take to send its body (408)"
     )
-    serve.add_argument(
-        "--queue-timeout", type=float, default=60.0, help="seconds a request may wait (429)"
-    )
+    serve.add_argument("--queue-timeout", type=float, default=60.0, help="seconds a request may wait (429)")
     serve.add_argument(
         "--max-queued-sentences", type=int, default=16384, help="sentences waiting at most (429 beyond)"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -58,6 +58,52 @@ class SubsetDataset:
 
     def __iter__(self) -> Iterator[Sentence]:
         return (self.dataset[i] for i in self.indices)
+
+
+class LabelledView:
+    """Another dataset whose sentences get a sentence label when they are read (if they lack it).
+
+    What :class:`MultiCorpus` puts over data read from disk on every access (``in_memory=False``):
+    labels added to such sentences once would be lost with them, so the task id is added on access.
+    """
+
+    def __init__(self, dataset: Any, typename: str, value: str) -> None:
+        self.dataset = dataset
+        self.typename = typename
+        self.value = value
+
+    def _labelled(self, sentence: Sentence) -> Sentence:
+        if not any(label.value == self.value for label in sentence.get_labels(self.typename)):
+            sentence.add_label(self.typename, self.value)
+        return sentence
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Sentence:
+        return self._labelled(self.dataset[index])
+
+    def __iter__(self) -> Iterator[Sentence]:
+        return (self._labelled(sentence) for sentence in self.dataset)
+
+    def is_in_memory(self) -> bool:
+        return False
+
+    def token_counts(self) -> Any:
+        """Words per sentence from the dataset's index, when it has one (see ``formats.streaming``)."""
+        counts = getattr(self.dataset, "token_counts", None)
+        return counts() if callable(counts) else None
+
+
+def reads_from_disk(data: Any) -> bool:
+    """True when a dataset (or a part of it) reads its sentences from disk on each access: it says so
+    with ``is_in_memory() == False`` (``formats.streaming``'s indexed files, ``in_memory=False`` datasets)."""
+    if isinstance(data, SubsetDataset):
+        return reads_from_disk(data.dataset)
+    if isinstance(data, ConcatDataset):
+        return any(reads_from_disk(d) for d in data.datasets)
+    in_memory = getattr(data, "is_in_memory", None)
+    return callable(in_memory) and not in_memory()
 
 
 class ConcatDataset:
@@ -264,7 +310,11 @@ class Corpus:
 
 
 class MultiCorpus(Corpus):
-    """Several corpora trained together; with ``task_ids``, each sentence gets a ``multitask_id``."""
+    """Several corpora trained together; with ``task_ids``, each sentence gets a ``multitask_id``.
+
+    Sentences held in memory are labelled here, as Flair does; a split read from disk on access
+    (``in_memory=False``) is wrapped in a :class:`LabelledView` that labels each sentence as it is read.
+    """
 
     def __init__(
         self,
@@ -274,20 +324,23 @@ class MultiCorpus(Corpus):
         **kwargs: Any,
     ) -> None:
         self.corpora = list(corpora)
-        if task_ids is not None:
-            if len(task_ids) != len(self.corpora):
-                raise ValueError(f"{len(task_ids)} task ids for {len(self.corpora)} corpora")
-            for corpus, task_id in zip(self.corpora, task_ids):
-                for sentence in corpus.get_all_sentences():
-                    if not any(lab.value == task_id for lab in sentence.get_labels("multitask_id")):
-                        sentence.add_label("multitask_id", task_id)
-        super().__init__(
-            ConcatDataset([c.train for c in self.corpora]),
-            ConcatDataset([c.dev for c in self.corpora]),
-            ConcatDataset([c.test for c in self.corpora]),
-            name=name,
-            sample_missing_splits=False,
-        )
+        if task_ids is not None and len(task_ids) != len(self.corpora):
+            raise ValueError(f"{len(task_ids)} task ids for {len(self.corpora)} corpora")
+        ids = list(task_ids) if task_ids is not None else [None] * len(self.corpora)
+
+        def split(name: str) -> ConcatDataset:
+            parts = []
+            for corpus, task_id in zip(self.corpora, ids):
+                data = getattr(corpus, name)
+                if data is not None and task_id is not None:
+                    if reads_from_disk(data):
+                        data = LabelledView(data, "multitask_id", task_id)
+                    else:  # label the sentences in memory once
+                        deque(LabelledView(data, "multitask_id", task_id), maxlen=0)
+                parts.append(data)
+            return ConcatDataset(parts)
+
+        super().__init__(split("train"), split("dev"), split("test"), name=name, sample_missing_splits=False)
 
     def __str__(self) -> str:
         lines = [

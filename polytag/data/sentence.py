@@ -464,16 +464,26 @@ class Sentence(DataPoint):
 
     def remove_labels(self, typename: str) -> None:
         """Remove the layer from the sentence and from every token and span."""
-        self._materialize(None)
+        if self._pending is not None and typename in self._pending:
+            self._materialize(None)
         for tok in self.tokens:
             tok._layers.pop(typename, None)
         for span in self._known_spans.values():
             span._layers.pop(typename, None)
         self._layers.pop(typename, None)
         self._sorted_layers.discard(typename)
+        if self._layer_order is not None and typename in self._layer_order:
+            self._layer_order.remove(typename)
 
     def _file_label(self, typename: str, label: Label) -> None:
-        super()._file_label(typename, label)
+        # a label on the sentence itself (a topic, a task id) leaves its tokens' layers alone, so
+        # deferred token layers stay deferred; only the new layer's place in the order is recorded
+        if self._pending is not None:
+            if typename in self._pending:
+                self._materialize(None)
+            elif typename not in self._layers:
+                self._layer_order.append(typename)  # type: ignore[union-attr]
+        self._layers.setdefault(typename, []).append(label)
         self._sorted_layers.discard(typename)
 
     # -- token layers kept as plain values until used ---------------------------------------------

@@ -41,8 +41,11 @@ def load_candidate_table(path: PathLike) -> dict[str, list[tuple[str, float]]]:
             if line_no == 1 and tuple(fields) == CANDIDATES_HEADER:
                 continue
             if len(fields) != 4:
-                raise FormatError(path, line_no, f"expected 4 tab-separated fields {CANDIDATES_HEADER}, got "
-                                                 f"{len(fields)}: {line!r}")
+                raise FormatError(
+                    path,
+                    line_no,
+                    f"expected 4 tab-separated fields {CANDIDATES_HEADER}, got {len(fields)}: {line!r}",
+                )
             mention, title, in_count, rank = fields
             if not mention or not title:
                 raise FormatError(path, line_no, f"empty mention or title: {line!r}")
@@ -50,8 +53,11 @@ def load_candidate_table(path: PathLike) -> dict[str, list[tuple[str, float]]]:
                 count = float(in_count)
                 position = int(rank)
             except ValueError:
-                raise FormatError(path, line_no, f"expected a number in_count and an integer rank, got "
-                                                 f"{in_count!r} and {rank!r}") from None
+                raise FormatError(
+                    path,
+                    line_no,
+                    f"expected a number in_count and an integer rank, got {in_count!r} and {rank!r}",
+                ) from None
             rows.setdefault(mention, []).append((position, title, count))
         table: dict[str, list[tuple[str, float]]] = {}
         for mention, entries in rows.items():
@@ -83,9 +89,11 @@ class AIDA_NEL(ColumnCorpus):
         files = ["train.tsv", "dev.tsv", "test.tsv"]
         if not all((folder / f).is_file() for f in files):
             require_files(
-                folder, files + ["candidates.tsv"], "aida_nel",
+                folder,
+                files + ["candidates.tsv"],
+                "aida_nel",
                 note="This corpus has no public download in this layout: it is built from CoNLL-2003 and "
-                     "PPRforNED by the shared datasets' tools/build_aida_nel.py (see its README.md).",
+                "PPRforNED by the shared datasets' tools/build_aida_nel.py (see its README.md).",
             )
         self.candidates_file = folder / "candidates.tsv"
         if not self.candidates_file.is_file():
@@ -93,8 +101,14 @@ class AIDA_NEL(ColumnCorpus):
         corpusargs.setdefault("name", "aida_nel")
         corpusargs.setdefault("span_layers", _known_span_layers(column_format))
         super().__init__(
-            folder, column_format, train_file=files[0], dev_file=files[1], test_file=files[2],
-            comment_symbol="# ", document_separator_token="-DOCSTART-", **corpusargs,
+            folder,
+            column_format,
+            train_file=files[0],
+            dev_file=files[1],
+            test_file=files[2],
+            comment_symbol="# ",
+            document_separator_token="-DOCSTART-",
+            **corpusargs,
         )
 
     def load_candidates(self) -> dict[str, list[tuple[str, float]]]:

@@ -56,8 +56,9 @@ def apply_normal_diff(lines: list[str], diff_text: str, diff_path: PathLike | No
     while i < len(diff_lines):
         match = _COMMAND.match(diff_lines[i])
         if match is None:
-            raise FormatError(diff_path, i + 1, f"expected a diff command like '12d11' or '3c3,5', got "
-                                                f"{diff_lines[i]!r}")
+            raise FormatError(
+                diff_path, i + 1, f"expected a diff command like '12d11' or '3c3,5', got {diff_lines[i]!r}"
+            )
         first, last, action = int(match.group(1)), match.group(2), match.group(3)
         last_old = int(last) if last else first
         command_line = i + 1
@@ -78,15 +79,17 @@ def apply_normal_diff(lines: list[str], diff_text: str, diff_path: PathLike | No
             start, stop = first - 1, last_old
         if start < consumed or stop > len(lines):
             raise FormatError(
-                diff_path, command_line,
+                diff_path,
+                command_line,
                 f"command {diff_lines[command_line - 1]!r} does not fit a file of {len(lines)} lines "
                 f"(or is out of order)",
             )
         if lines[start:stop] != removed:
             raise FormatError(
-                diff_path, command_line,
+                diff_path,
+                command_line,
                 f"the lines to remove differ from lines {first}-{last_old} of the patched file: "
-                f"expected {removed[:3]!r}, found {lines[start:min(stop, start + 3)]!r}",
+                f"expected {removed[:3]!r}, found {lines[start : min(stop, start + 3)]!r}",
             )
         out.extend(lines[consumed:start])
         out.extend(added)
@@ -118,7 +121,8 @@ def merge_tokens(tokens: list[str], annotation_path: Path) -> list[str]:
     annotations = _strip_trailing_blanks(annotations)
     if len(tokens) != len(annotations):
         raise FormatError(
-            annotation_path, None,
+            annotation_path,
+            None,
             f"has {len(annotations)} lines but the patched CoNLL-03 token column has {len(tokens)}; "
             f"the CoNLL-03 files are not the original English release",
         )
@@ -215,13 +219,18 @@ class CLEANCONLL(ColumnCorpus):
                         "CLEANCONLL: %s not found; reading CoNLL-03 from %s instead (original CoNLL-03 NER "
                         "labels, not CleanCoNLL's; no 'nel' layer). Pass fallback_to_conll03=False to build "
                         "the real CleanCoNLL (needs internet for its annotations and patches).",
-                        folder, conll03,
+                        folder,
+                        conll03,
                     )
                     self.is_fallback = True
                     corpusargs.setdefault("name", "cleanconll (CoNLL-03 fallback)")
                     corpusargs.setdefault("span_layers", ["ner"])
                     super().__init__(
-                        conll03, _FALLBACK_COLUMNS, train_file=train, dev_file=dev, test_file=test,
+                        conll03,
+                        _FALLBACK_COLUMNS,
+                        train_file=train,
+                        dev_file=dev,
+                        test_file=test,
                         **corpusargs,
                     )
                     return
@@ -229,7 +238,9 @@ class CLEANCONLL(ColumnCorpus):
                 build_cleanconll(folder, conll03)
             except DatasetNotFoundError as exc:
                 require_files(
-                    folder, files, "cleanconll",
+                    folder,
+                    files,
+                    "cleanconll",
                     note=(
                         "CleanCoNLL is built from CoNLL-03 plus the annotations and patches of "
                         "https://github.com/flairNLP/CleanCoNLL (run its create_cleanconll_from_conll03.sh "

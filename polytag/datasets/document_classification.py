@@ -74,10 +74,17 @@ class CSVClassificationCorpus(Corpus):
         def read(path: Path | None) -> SentenceDataset | None:
             if path is None:
                 return None
-            return SentenceDataset(read_csv_file(
-                path, column_name_map, label_type, skip_header=skip_header, delimiter=delimiter,
-                encoding=encoding, use_tokenizer=use_tokenizer,
-            ))
+            return SentenceDataset(
+                read_csv_file(
+                    path,
+                    column_name_map,
+                    label_type,
+                    skip_header=skip_header,
+                    delimiter=delimiter,
+                    encoding=encoding,
+                    use_tokenizer=use_tokenizer,
+                )
+            )
 
         self.label_type = label_type
         super().__init__(*(read(p) for p in paths), name=name or str(data_folder), **corpusargs)
@@ -109,10 +116,16 @@ class ClassificationCorpus(Corpus):
         def read(path: Path | None) -> SentenceDataset | None:
             if path is None:
                 return None
-            return SentenceDataset(read_fasttext_file(
-                path, label_type, label_prefix, use_tokenizer=use_tokenizer, encoding=encoding,
-                label_name_map=label_name_map,
-            ))
+            return SentenceDataset(
+                read_fasttext_file(
+                    path,
+                    label_type,
+                    label_prefix,
+                    use_tokenizer=use_tokenizer,
+                    encoding=encoding,
+                    label_name_map=label_name_map,
+                )
+            )
 
         self.label_type = label_type
         super().__init__(*(read(p) for p in paths), name=name or str(data_folder), **corpusargs)
@@ -136,8 +149,9 @@ def convert_agnews(source: Path, classes: list[str], target: Path) -> int:
             if not row:
                 continue
             if len(row) != 3 or not row[0].isdigit() or not 1 <= int(row[0]) <= len(classes):
-                raise FormatError(source, reader.line_num, f"expected 'class(1-{len(classes)}),title,text', "
-                                                           f"got {row[:3]!r}")
+                raise FormatError(
+                    source, reader.line_num, f"expected 'class(1-{len(classes)}),title,text', got {row[:3]!r}"
+                )
             writer.writerow([classes[int(row[0]) - 1], row[1], row[2]])
             rows += 1
     return rows
@@ -150,8 +164,11 @@ def _download_agnews(folder: Path, missing: list[str]) -> None:
     # the official class names ("Sci/Tech") are written as the shared schema spells them ("Sci_Tech")
     classes = [c.strip().replace("/", "_") for c in read_text(raw / "classes.txt").split("\n") if c.strip()]
     for name in missing:
-        log.info("AG News: %d rows converted into %s", convert_agnews(raw / name, classes, folder / name),
-                 folder / name)
+        log.info(
+            "AG News: %d rows converted into %s",
+            convert_agnews(raw / name, classes, folder / name),
+            folder / name,
+        )
 
 
 class AGNEWS(CSVClassificationCorpus):
@@ -183,6 +200,12 @@ class AGNEWS(CSVClassificationCorpus):
         require_files(folder, required, "agnews", {n: AGNEWS_URL + n + " (converted)" for n in required})
         corpusargs.setdefault("name", "agnews")
         super().__init__(
-            folder, {0: "label", 1: "text", 2: "text"}, label_type, train_file="train.csv",
-            test_file="test.csv", skip_header=True, use_tokenizer=use_tokenizer, **corpusargs,
+            folder,
+            {0: "label", 1: "text", 2: "text"},
+            label_type,
+            train_file="train.csv",
+            test_file="test.csv",
+            skip_header=True,
+            use_tokenizer=use_tokenizer,
+            **corpusargs,
         )

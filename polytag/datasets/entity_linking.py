@@ -25,8 +25,15 @@ PathLike = str | os.PathLike
 ZELDA_URL = "https://nlp.informatik.hu-berlin.de/resources/datasets/zelda/zelda.zip"
 # ZELDA's nine evaluation splits, in the order of its paper (and of Flair's loader).
 ZELDA_TEST_SPLITS = (
-    "aida-b", "cweb", "tweeki", "reddit-comments", "reddit-posts", "shadowlinks-top",
-    "shadowlinks-shadow", "shadowlinks-tail", "wned-wiki",
+    "aida-b",
+    "cweb",
+    "tweeki",
+    "reddit-comments",
+    "reddit-posts",
+    "shadowlinks-top",
+    "shadowlinks-shadow",
+    "shadowlinks-tail",
+    "wned-wiki",
 )
 ZELDA_TRAIN = Path("train_data") / "zelda_train.conll"
 ZELDA_TEST_DIR = Path("test_data") / "conll"
@@ -47,7 +54,7 @@ def find_zelda_files(folder: Path) -> tuple[Path | None, dict[str, Path]]:
     for test_dir in (folder / ZELDA_TEST_DIR, folder):
         if test_dir.is_dir():
             for path in test_dir.glob("test_*.conll"):
-                tests.setdefault(path.stem[len("test_"):], path)
+                tests.setdefault(path.stem[len("test_") :], path)
         if tests:
             break
     return train, {name: tests[name] for name in sorted(tests, key=_split_order)}
@@ -93,7 +100,8 @@ class ZELDA(Corpus):
             require_files(
                 folder,
                 [str(ZELDA_TRAIN)] + [str(ZELDA_TEST_DIR / f"test_{s}.conll") for s in ZELDA_TEST_SPLITS],
-                "zelda", errors=errors,
+                "zelda",
+                errors=errors,
                 note=f"ZELDA is published as one zip ({ZELDA_URL}); unpack it into {folder.parent}.",
             )
         reader_args: dict[str, Any] = {

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from polytag.data import ConcatDataset, Sentence, SubsetDataset
+from polytag.data.corpus import reads_from_disk
 from polytag.errors import FormatError
 from polytag.formats._io import (
     _LONE_CR,
@@ -724,11 +725,4 @@ def dataset_token_counts(data: Any) -> np.ndarray | None:
 
 def is_lazy(data: Any) -> bool:
     """True when a dataset (or a part of it) reads its sentences from disk on each access."""
-    if isinstance(data, IndexedSentenceFile):
-        return True
-    if isinstance(data, SubsetDataset):
-        return is_lazy(data.dataset)
-    if isinstance(data, ConcatDataset):
-        return any(is_lazy(d) for d in data.datasets)
-    in_memory = getattr(data, "is_in_memory", None)
-    return callable(in_memory) and not in_memory()
+    return reads_from_disk(data)

@@ -125,8 +125,9 @@ def read_candidate_file(path: PathLike) -> dict[str, dict[str, float]]:
                     continue
                 fields = line.split("\t")
                 if len(fields) < 2 or not fields[0] or not fields[1]:
-                    raise FormatError(path, line_no,
-                                      f"expected 'mention<TAB>entity[<TAB>prior]', got {line!r}")
+                    raise FormatError(
+                        path, line_no, f"expected 'mention<TAB>entity[<TAB>prior]', got {line!r}"
+                    )
                 if len(fields) >= 3:
                     if not _is_number(fields[2]):
                         if line_no == 1:
@@ -241,8 +242,13 @@ class CandidateGenerator(torch.nn.Module):
             )
         from polytag.datasets.sequence_labeling import ColumnDataset
 
-        data = ColumnDataset(train, {0: "text", 2: "nel"}, document_separator_token="-DOCSTART-",
-                             comment_symbol="# ", span_layers=["nel"])
+        data = ColumnDataset(
+            train,
+            {0: "text", 2: "nel"},
+            document_separator_token="-DOCSTART-",
+            comment_symbol="# ",
+            span_layers=["nel"],
+        )
         return _count_spans(data, "nel")
 
     @classmethod
@@ -266,8 +272,12 @@ class CandidateGenerator(torch.nn.Module):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CandidateGenerator:
         """An empty generator whose buffers have the sizes ``config`` names; ``load_state_dict`` fills it."""
-        generator = cls(None, backoff=config.get("backoff", True), top_k=config.get("top_k"),
-                        merge=config.get("merge", "max"))
+        generator = cls(
+            None,
+            backoff=config.get("backoff", True),
+            top_k=config.get("top_k"),
+            merge=config.get("merge", "max"),
+        )
         generator.source = config.get("source", "model file")
         generator._allocate(dict(config["sizes"]))
         return generator
@@ -284,8 +294,14 @@ class CandidateGenerator(torch.nn.Module):
 
     def _allocate(self, sizes: Mapping[str, int]) -> None:
         dtypes = {"blob": torch.uint8, "offsets": torch.int64, "ids": torch.int32, "priors": torch.float32}
-        expected = {"entity_blob", "mention_blob", "mention_offsets", "mention_ids", "mention_priors",
-                    *(f"level{level}_{kind}" for level in (1, 2) for kind in ("blob", "offsets", "ids"))}
+        expected = {
+            "entity_blob",
+            "mention_blob",
+            "mention_offsets",
+            "mention_ids",
+            "mention_priors",
+            *(f"level{level}_{kind}" for level in (1, 2) for kind in ("blob", "offsets", "ids")),
+        }
         if set(sizes) != expected or not all(isinstance(n, int) and n >= 0 for n in sizes.values()):
             raise CandidateError(
                 f"the candidate table's config has buffer sizes {dict(sizes)}; expected sizes >= 0 for "
@@ -303,10 +319,12 @@ class CandidateGenerator(torch.nn.Module):
         total = int(lengths.sum())
         entity_index: dict[str, int] = {}
         add = entity_index.setdefault
-        flat_ids = np.fromiter((add(e, len(entity_index)) for m in mentions for e in table[m]),
-                               dtype=np.int64, count=total)
-        flat_priors = np.fromiter((p for m in mentions for p in table[m].values()), dtype=np.float64,
-                                  count=total)
+        flat_ids = np.fromiter(
+            (add(e, len(entity_index)) for m in mentions for e in table[m]), dtype=np.int64, count=total
+        )
+        flat_priors = np.fromiter(
+            (p for m in mentions for p in table[m].values()), dtype=np.float64, count=total
+        )
         entities = list(entity_index)
         bad_mention = next((m for m in mentions if not isinstance(m, str) or not m), None)
         bad_entity = next((e for e in entities if not isinstance(e, str) or not e), None)
@@ -408,8 +426,8 @@ class CandidateGenerator(torch.nn.Module):
         if len(numbers) == 1:
             a, b = offsets[numbers[0]], offsets[numbers[0] + 1]
             return ids[a:b].astype(np.int64), priors[a:b]
-        all_ids = np.concatenate([ids[offsets[n]:offsets[n + 1]] for n in numbers]).astype(np.int64)
-        all_priors = np.concatenate([priors[offsets[n]:offsets[n + 1]] for n in numbers])
+        all_ids = np.concatenate([ids[offsets[n] : offsets[n + 1]] for n in numbers]).astype(np.int64)
+        all_priors = np.concatenate([priors[offsets[n] : offsets[n + 1]] for n in numbers])
         unique, inverse = np.unique(all_ids, return_inverse=True)
         merged = np.zeros(len(unique), dtype=np.float32)
         if self.merge == "sum":
@@ -441,7 +459,7 @@ class CandidateGenerator(torch.nn.Module):
                 row = self._key_index(level).get(key) if key else None
                 if row is not None:
                     offsets = self._array(f"level{level}_offsets")
-                    numbers = self._array(f"level{level}_ids")[offsets[row]:offsets[row + 1]].tolist()
+                    numbers = self._array(f"level{level}_ids")[offsets[row] : offsets[row + 1]].tolist()
                     break
         if numbers:
             ids, priors = self._mention_lists(numbers)
@@ -508,8 +526,10 @@ class CandidateGenerator(torch.nn.Module):
                     handle.write(f"{mention}\t{entities[ids[k]]}\t{float(priors[k]):g}\n")
 
     def extra_repr(self) -> str:
-        return (f"mentions={len(self)}, entities={len(self.entities)}, backoff={self.backoff}, "
-                f"top_k={self.top_k}, source={self.source!r}")
+        return (
+            f"mentions={len(self)}, entities={len(self.entities)}, backoff={self.backoff}, "
+            f"top_k={self.top_k}, source={self.source!r}"
+        )
 
 
 def _count_spans(sentences: Iterable[Any], label_type: str) -> dict[str, dict[str, float]]:

@@ -23,8 +23,12 @@ class LinearDecoder(torch.nn.Linear):
         super().__init__(embeddings_size, num_classes, bias=bias)
 
     def to_config(self) -> dict[str, Any]:
-        return {"class": type(self).__name__, "embeddings_size": self.in_features,
-                "num_classes": self.out_features, "bias": self.bias is not None}
+        return {
+            "class": type(self).__name__,
+            "embeddings_size": self.in_features,
+            "num_classes": self.out_features,
+            "bias": self.bias is not None,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LinearDecoder:
@@ -41,8 +45,12 @@ def decoder_config(decoder: torch.nn.Module | None) -> dict[str, Any] | None:
     if hasattr(decoder, "to_config") and type(decoder).__name__ in _DECODERS:
         return decoder.to_config()
     if type(decoder) is torch.nn.Linear:
-        return {"class": "LinearDecoder", "embeddings_size": decoder.in_features,
-                "num_classes": decoder.out_features, "bias": decoder.bias is not None}
+        return {
+            "class": "LinearDecoder",
+            "embeddings_size": decoder.in_features,
+            "num_classes": decoder.out_features,
+            "bias": decoder.bias is not None,
+        }
     return None
 
 
@@ -57,5 +65,9 @@ def decoder_from_config(config: dict[str, Any] | None) -> torch.nn.Module | None
 
 
 __all__ = [
-    "DecoderConfigError", "LinearDecoder", "PrototypicalDecoder", "decoder_config", "decoder_from_config",
+    "DecoderConfigError",
+    "LinearDecoder",
+    "PrototypicalDecoder",
+    "decoder_config",
+    "decoder_from_config",
 ]

@@ -27,8 +27,12 @@ import torch
 from polytag.errors import PolytagError
 
 DISTANCES = ("euclidean", "cosine", "dot_product")
-LEARNING_MODES = ("joint", "learn_only_prototypes", "learn_only_embeddings_and_map",
-                  "learn_only_map_and_prototypes")
+LEARNING_MODES = (
+    "joint",
+    "learn_only_prototypes",
+    "learn_only_embeddings_and_map",
+    "learn_only_map_and_prototypes",
+)
 
 
 class DecoderConfigError(PolytagError, ValueError):
@@ -108,8 +112,11 @@ class PrototypicalDecoder(torch.nn.Module):
         if prototype_size != embeddings_size:
             self.metric_space_decoder = torch.nn.Linear(embeddings_size, prototype_size)
             torch.nn.init.xavier_uniform_(self.metric_space_decoder.weight)
-        initial = (torch.randn(num_prototypes, prototype_size) if normal_distributed_initial_prototypes
-                   else torch.ones(num_prototypes, prototype_size))
+        initial = (
+            torch.randn(num_prototypes, prototype_size)
+            if normal_distributed_initial_prototypes
+            else torch.ones(num_prototypes, prototype_size)
+        )
         self.prototype_vectors = torch.nn.Parameter(initial)
         self.prototype_radii = torch.nn.Parameter(torch.ones(num_prototypes)) if use_radius else None
 
@@ -219,5 +226,7 @@ class PrototypicalDecoder(torch.nn.Module):
         return cls(**options)
 
     def extra_repr(self) -> str:
-        return (f"num_prototypes={self.num_prototypes}, prototype_size={self.prototype_size}, "
-                f"distance={self.distance_function!r}, radius={self.prototype_radii is not None}")
+        return (
+            f"num_prototypes={self.num_prototypes}, prototype_size={self.prototype_size}, "
+            f"distance={self.distance_function!r}, radius={self.prototype_radii is not None}"
+        )

@@ -23,8 +23,9 @@ def plot_training_curves(path: str | os.PathLike, history: dict[str, Any]) -> Pa
 
     steps = history.get("steps", {})
     if steps.get("step"):
-        ax_loss.plot(steps["step"], steps["loss"], color="tab:blue", alpha=0.35, linewidth=0.8,
-                     label="train (batches)")
+        ax_loss.plot(
+            steps["step"], steps["loss"], color="tab:blue", alpha=0.35, linewidth=0.8, label="train (batches)"
+        )
         ax_lr.plot(steps["step"], steps["lr"], color="tab:green")
     epochs = history.get("epochs", [])
     if epochs:
@@ -40,8 +41,12 @@ def plot_training_curves(path: str | os.PathLike, history: dict[str, Any]) -> Pa
         tasks = sorted({t for e in points for t in e.get("tasks", {})})
         for task in tasks:
             task_points = [e for e in points if task in e.get("tasks", {})]
-            ax_score.plot([e["step"] for e in task_points], [e["tasks"][task] for e in task_points], ".:",
-                          label=f"{split} {task}")
+            ax_score.plot(
+                [e["step"] for e in task_points],
+                [e["tasks"][task] for e in task_points],
+                ".:",
+                label=f"{split} {task}",
+            )
 
     ax_loss.set_title("loss")
     ax_lr.set_title("learning rate")

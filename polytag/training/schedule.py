@@ -158,8 +158,10 @@ class AnnealOnPlateau:
             self.extra_patience = 0
             self.anneal_count += 1
             self.annealed_last_epoch = True
-            log.info("annealing learning rate to %s", ", ".join(f"{lr:.6f}" for lr in current_learning_rates(
-                self.optimizer)))
+            log.info(
+                "annealing learning rate to %s",
+                ", ".join(f"{lr:.6f}" for lr in current_learning_rates(self.optimizer)),
+            )
         return all(lr < m for lr, m in zip(current_learning_rates(self.optimizer), self.min_lrs))
 
     def state_dict(self) -> dict[str, Any]:
