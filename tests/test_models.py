@@ -196,23 +196,68 @@ def test_load_in_bfloat16(word_embeddings, tmp_path) -> None:
 
 
 def test_int8_quantized_load_predicts_like_fp32(word_embeddings, tmp_path) -> None:
+    from polytag.nn.int8 import Int8Linear
+
     corpus = make_corpus()
     model = TokenClassifier(word_embeddings, corpus.make_label_dictionary("ner"), "ner")
     train_steps(model, list(corpus.train), steps=25)
     model.save(tmp_path / "m.pt")
     quantized = TokenClassifier.load(tmp_path / "m.pt", quantize="int8")
-    quantized_layers = [
-        m for m in quantized.modules() if type(m).__module__.startswith("torch.ao.nn.quantized")
+    encoder_linears = [
+        m for m in quantized.embeddings.modules() if isinstance(m, (Int8Linear, torch.nn.Linear))
     ]
-    still_float = [m for m in quantized.modules() if type(m) is torch.nn.Linear]
-    assert quantized_layers and still_float  # down-projections (FFN output, decoder) stay float32
-    assert all(m.in_features > m.out_features for m in still_float)
-    assert all(m.in_features <= m.out_features for m in quantized_layers if hasattr(m, "in_features"))
+    assert encoder_linears and all(isinstance(m, Int8Linear) for m in encoder_linears)
+    assert not any(isinstance(m, Int8Linear) for m in quantized.decoder.modules())  # the head stays float
     a, b = make_sentences(), make_sentences()
     model.predict(a)
     quantized.predict(b)
     same = sum(str(x) == str(y) for x, y in zip(a, b))
     assert same >= len(a) - 1
+    with pytest.raises(ValueError, match="int8 model is for inference"):
+        quantized.save(tmp_path / "again.pt")
+
+
+def test_int8_predictions_do_not_depend_on_the_batch(word_embeddings, tmp_path) -> None:
+    """Per-token activation scales: a sentence's int8 result is the same alone and in any batch
+    (PyTorch's quantize_dynamic shares one scale across the batch and fails this)."""
+    corpus = make_corpus()
+    model = TokenClassifier(word_embeddings, corpus.make_label_dictionary("ner"), "ner")
+    train_steps(model, list(corpus.train), steps=20)
+    model.save(tmp_path / "m.pt")
+    quantized = TokenClassifier.load(tmp_path / "m.pt", quantize="int8")
+    text = "Anna visited Berlin and Rome yesterday".split()
+    loud = Sentence(["BERLIN!!!"] * 3 + ["ZZZZQQQQ"] * 40)  # long and unusual: large activations
+    alone, crowd = Sentence(text), [loud, *make_sentences(2), Sentence(text)]
+    quantized.predict(alone, return_probabilities_for_all_classes=True)
+    quantized.predict(crowd, mini_batch_size=16, return_probabilities_for_all_classes=True)
+
+    def labels(sentence: Sentence) -> list[tuple[str, str, float]]:
+        return [
+            (lab.data_point.unlabeled_identifier, lab.value, lab.score) for lab in sentence.get_labels("ner")
+        ]
+
+    got, want = labels(crowd[-1]), labels(alone)
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    assert [g[2] for g in got] == pytest.approx([w[2] for w in want], abs=1e-5)
+
+
+def test_int8_linear_rows_are_independent_and_close_to_float() -> None:
+    from polytag.nn.int8 import Int8Linear
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(48, 20)
+    layer = Int8Linear(linear)
+    x = torch.randn(3, 7, 48)
+    x[1, 2] *= 50  # an outlier token
+    out = layer(x)
+    assert out.shape == (3, 7, 20)
+    for i in range(3):  # each row alone gives bit-identical results (int32 sums are exact)
+        assert torch.equal(layer(x[i : i + 1, 3:5]), out[i : i + 1, 3:5])
+    reference = linear(x).detach()
+    error = (out - reference).abs().amax(-1) / reference.abs().amax(-1)
+    assert float(error.max()) < 0.05  # the outlier token does not spoil its neighbours' scale
+    assert torch.allclose(layer.weight, linear.weight, atol=float(linear.weight.detach().abs().max()) / 127)
+    assert layer(torch.zeros(0, 48)).shape == (0, 20)
 
 
 def test_custom_prototypical_decoder_survives_save_and_load(word_embeddings, tmp_path) -> None:

@@ -28,6 +28,7 @@ from polytag.errors import PolytagError
 from polytag.export.feeds import graph_feeds
 from polytag.export.graph import ExportGraph
 from polytag.models import Model, MultitaskModel, SequenceTagger, TextClassifier, TokenClassifier
+from polytag.nn.int8 import Int8Linear
 
 FORMAT = "polytag-onnx"
 FORMAT_VERSION = 1
@@ -71,7 +72,7 @@ def _check(model: Model, heads: list[tuple[str, torch.nn.Module]]) -> Transforme
         if parameter.dtype != torch.float32:
             raise ExportError(f"parameter {name} is {parameter.dtype}; export a float32 model")
     for module in model.modules():
-        if "quantized" in type(module).__module__:
+        if isinstance(module, Int8Linear) or "quantized" in type(module).__module__:
             raise ExportError("a quantized model cannot be exported; export the float32 model")
     return next(iter(encoders.values()))
 

@@ -242,13 +242,8 @@ class SpanClassifier(Classifier):
         return rows * (label_ids >= 0).unsqueeze(-1).to(rows.dtype)
 
     def _linear_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Weight and bias of a linear decoder, also after ``quantize="int8"`` (where they are methods)."""
-        weight, bias = self.decoder.weight, self.decoder.bias
-        weight = weight() if callable(weight) else weight
-        bias = bias() if callable(bias) else bias
-        if weight.is_quantized:
-            weight = weight.dequantize()
-        return weight, bias
+        """Weight and bias of a linear decoder (which ``quantize="int8"`` leaves in float)."""
+        return self.decoder.weight, self.decoder.bias
 
     def _match(self, encoded: torch.Tensor, vectors: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
         """Decoder score of each span ``[N, P]`` against its vectors ``[N, K, P]`` -> ``[N, K]``."""
