@@ -175,6 +175,8 @@ class Model(torch.nn.Module):
         if quantize is not None:
             if quantize != "int8":
                 raise ValueError(f"quantize must be 'int8' or None, got {quantize!r}")
+            if model.device.type != "cpu":
+                raise ValueError(f"quantize='int8' is for CPU inference; the model is on {model.device}")
             for encoder in model.embedding_modules():  # the heads' small decoders stay float
                 quantize_linear_layers(encoder)
         return model
