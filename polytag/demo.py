@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from polytag.data import Corpus, Sentence
 from polytag.datasets import CONLL_2000, UD_ENGLISH
 from polytag.embeddings import TransformerWordEmbeddings
@@ -72,10 +74,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fraction", type=float, default=0.05, help="share of each corpus to train on")
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--output", default=None, help="folder for the model (default: a temp folder)")
+    parser.add_argument("--seed", type=int, default=1, help="seeds the heads' initialisation and training")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     pos_corpus, chunk_corpus = _corpora(args.fraction)
+    torch.manual_seed(args.seed)  # the heads' initial weights; fine_tune(seed=...) covers the training
     shared = TransformerWordEmbeddings(fine_tune=True)
     pos = TokenClassifier(shared, pos_corpus.make_label_dictionary("pos"), "pos")
     chunks = TokenClassifier(shared, chunk_corpus.make_label_dictionary("np"), "np")
@@ -84,7 +88,12 @@ def main(argv: list[str] | None = None) -> None:
     output = Path(args.output or tempfile.mkdtemp(prefix="polytag-demo-"))
     start = time.perf_counter()
     ModelTrainer(model, corpus).fine_tune(
-        output, max_epochs=1, mini_batch_size=16, learning_rate=args.learning_rate, evaluate_on_test=False
+        output,
+        max_epochs=1,
+        mini_batch_size=16,
+        learning_rate=args.learning_rate,
+        evaluate_on_test=False,
+        seed=args.seed,
     )
     print(f"\ntrained in {time.perf_counter() - start:.0f} s; model at {output / 'final-model.pt'}")
 
