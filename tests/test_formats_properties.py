@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from polytag.data import Sentence, tokenize
 from polytag.formats import read_column_file, read_jsonl_file, write_column_file, write_jsonl_file
+from tests.strategies import non_overlapping_spans
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -19,23 +20,6 @@ WORD = st.text(VISIBLE, min_size=1, max_size=8).filter(lambda w: w != "-DOCSTART
 TYPES = st.sampled_from(["PER", "LOC", "ORG", "MISC", "B", "I-X", "Wikipedia_Title_(x)", "ü"])
 FMT = {0: "text", 1: "pos", 2: "ner", 3: "np"}
 SPAN_LAYERS = ("ner", "np")
-
-
-@st.composite
-def non_overlapping_spans(draw: st.DrawFn, n: int) -> list[tuple[int, int, str]]:
-    """Random spans ``(start, end, type)`` over ``n`` tokens, none overlapping another."""
-    spans = []
-    i = 0
-    while i < n:
-        gap = draw(st.integers(0, 3))
-        i += gap
-        if i >= n:
-            break
-        length = draw(st.integers(1, min(4, n - i)))
-        if draw(st.booleans()):
-            spans.append((i, i + length, draw(TYPES)))
-        i += length
-    return spans
 
 
 @st.composite
@@ -49,7 +33,7 @@ def column_sentences(draw: st.DrawFn) -> list[Sentence]:
             for token in sentence:
                 token.add_label("pos", draw(WORD))
             for layer in SPAN_LAYERS:
-                for start, end, typ in draw(non_overlapping_spans(len(forms))):
+                for start, end, typ in draw(non_overlapping_spans(len(forms), TYPES)):
                     sentence[start:end].add_label(layer, typ)
             sentence.document_id = f"doc{doc}"
             sentences.append(sentence)
@@ -124,7 +108,7 @@ def rich_sentences(draw: st.DrawFn) -> list[Sentence]:
         for token in sentence:
             if draw(st.booleans()):
                 token.add_label("pos", draw(VALUES), draw(SCORES))
-        for start, end, typ in draw(non_overlapping_spans(len(forms))):
+        for start, end, typ in draw(non_overlapping_spans(len(forms), TYPES)):
             sentence[start:end].add_label("ner", typ, draw(SCORES))
         if draw(st.booleans()):
             sentence.metadata["source"] = draw(VALUES)

@@ -9,7 +9,9 @@ marks, emoji with ZWJ sequences and flags, combining marks and control character
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +35,7 @@ from polytag.formats import (
     write_fasttext_file,
     write_jsonl_file,
 )
+from tests.strategies import non_overlapping_spans
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -70,20 +73,6 @@ FMT = {0: "text", 1: "pos", 2: "ner"}
 
 
 @st.composite
-def spans_over(draw: st.DrawFn, n: int) -> list[tuple[int, int, str]]:
-    spans, i = [], 0
-    while i < n:
-        i += draw(st.integers(0, 2))
-        if i >= n:
-            break
-        length = draw(st.integers(1, min(3, n - i)))
-        if draw(st.booleans()):
-            spans.append((i, i + length, draw(TYPES)))
-        i += length
-    return spans
-
-
-@st.composite
 def tagged_sentences(draw: st.DrawFn) -> list[Sentence]:
     sentences = []
     for doc in range(draw(st.integers(1, 2))):
@@ -92,7 +81,7 @@ def tagged_sentences(draw: st.DrawFn) -> list[Sentence]:
             sentence = Sentence.from_tokens(forms)
             for token in sentence:
                 token.add_label("pos", draw(TOKEN))
-            for start, end, typ in draw(spans_over(len(forms))):
+            for start, end, typ in draw(non_overlapping_spans(len(forms), TYPES, max_gap=2, max_length=3)):
                 sentence[start:end].add_label("ner", typ)
             sentence.document_id = f"d{doc}"
             sentences.append(sentence)
@@ -114,19 +103,38 @@ def _files() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory()
 
 
+def _write_read_twice(
+    sentences: list[Sentence],
+    suffix: str,
+    write: Callable[[Path, list[Sentence]], None],
+    read: Callable[[Path], list[Sentence]],
+    lazy: Callable[[Path], Any] | None = None,
+) -> tuple[list[Sentence], list[Sentence], list[Sentence] | None]:
+    """Write, read, write what was read, read again (and lazily, when given); the two files must be
+    byte-identical. Returns the two reads and the lazy one."""
+    with _files() as folder:
+        first, second = Path(folder) / f"a{suffix}", Path(folder) / f"b{suffix}"
+        write(first, sentences)
+        read1 = read(first)
+        write(second, read1)
+        read2 = read(second)
+        lazy_read = list(lazy(second)) if lazy is not None else None
+        assert first.read_bytes() == second.read_bytes()
+    return read1, read2, lazy_read
+
+
 @SETTINGS
 @given(
     sentences=tagged_sentences(), scheme=st.sampled_from(["BIO", "BIOES"]), sep=st.sampled_from(["\t", " "])
 )
 def test_column_read_write_read_is_identity(sentences: list[Sentence], scheme: str, sep: str) -> None:
-    with _files() as folder:
-        first, second = Path(folder) / "a.txt", Path(folder) / "b.txt"
-        write_column_file(first, sentences, FMT, tag_scheme=scheme, separator=sep)
-        read1 = read_column_file(first, FMT, span_layers=["ner"])
-        write_column_file(second, read1, FMT, tag_scheme=scheme, separator=sep)
-        read2 = read_column_file(second, FMT, span_layers=["ner"])
-        lazy = list(IndexedColumnFile(second, FMT, span_layers=["ner"]))
-        assert first.read_bytes() == second.read_bytes()
+    read1, read2, lazy = _write_read_twice(
+        sentences,
+        ".txt",
+        lambda path, data: write_column_file(path, data, FMT, tag_scheme=scheme, separator=sep),
+        lambda path: read_column_file(path, FMT, span_layers=["ner"]),
+        lambda path: IndexedColumnFile(path, FMT, span_layers=["ner"]),
+    )
     assert column_view(sentences) == column_view(read1) == column_view(read2) == column_view(lazy)
     assert [s.document_id for s in read2] == [s.document_id for s in lazy]
 
@@ -170,14 +178,9 @@ def conllu_view(sentences: list[Sentence]) -> list[tuple]:
 @SETTINGS
 @given(sentences=conllu_sentences())
 def test_conllu_read_write_read_is_identity(sentences: list[Sentence]) -> None:
-    with _files() as folder:
-        first, second = Path(folder) / "a.conllu", Path(folder) / "b.conllu"
-        write_conllu_file(first, sentences)
-        read1 = read_conllu_file(first)
-        write_conllu_file(second, read1)
-        read2 = read_conllu_file(second)
-        lazy = list(IndexedConlluFile(second))
-        assert first.read_bytes() == second.read_bytes()
+    read1, read2, lazy = _write_read_twice(
+        sentences, ".conllu", write_conllu_file, read_conllu_file, IndexedConlluFile
+    )
     assert conllu_view(sentences) == conllu_view(read1) == conllu_view(read2) == conllu_view(lazy)
     assert [s.metadata for s in read1] == [s.metadata for s in read2]
 
@@ -188,14 +191,9 @@ def test_jsonl_read_write_read_is_identity(sentences: list[Sentence], scores: li
     for i, sentence in enumerate(sentences):
         sentence.add_label("class", "x\u200by", scores[i % len(scores)])
         sentence.metadata["note"] = "\x00\x07\u202e"  # written escaped, read back as is
-    with _files() as folder:
-        first, second = Path(folder) / "a.jsonl", Path(folder) / "b.jsonl"
-        write_jsonl_file(first, sentences)
-        read1 = read_jsonl_file(first)
-        write_jsonl_file(second, read1)
-        read2 = read_jsonl_file(second)
-        lazy = list(IndexedJsonlFile(second))
-        assert first.read_bytes() == second.read_bytes()
+    read1, read2, lazy = _write_read_twice(
+        sentences, ".jsonl", write_jsonl_file, read_jsonl_file, IndexedJsonlFile
+    )
     want = [s.to_dict() for s in sentences]
     assert want == [s.to_dict() for s in read1] == [s.to_dict() for s in read2] == [s.to_dict() for s in lazy]
 
@@ -250,13 +248,12 @@ def test_csv_read_write_read_is_identity(lines: list[str], labels: list[str], he
         sentence = Sentence(line)
         sentence.add_label("class", label)
         sentences.append(sentence)
-    with _files() as folder:
-        first, second = Path(folder) / "a.csv", Path(folder) / "b.csv"
-        write_csv_file(first, sentences, columns, header=header)
-        read1 = read_csv_file(first, columns, skip_header=header)
-        write_csv_file(second, read1, columns, header=header)
-        read2 = read_csv_file(second, columns, skip_header=header)
-        assert first.read_bytes() == second.read_bytes()
+    read1, read2, _ = _write_read_twice(
+        sentences,
+        ".csv",
+        lambda path, data: write_csv_file(path, data, columns, header=header),
+        lambda path: read_csv_file(path, columns, skip_header=header),
+    )
     assert label_view(sentences) == label_view(read1) == label_view(read2)
 
 
