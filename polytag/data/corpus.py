@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -60,6 +60,13 @@ class SubsetDataset:
         return (self.dataset[i] for i in self.indices)
 
 
+def _ensure_label(sentence: Sentence, typename: str, value: str) -> Sentence:
+    """Add the sentence label ``typename=value`` unless the sentence has it already."""
+    if not any(label.value == value for label in sentence.get_labels(typename)):
+        sentence.add_label(typename, value)
+    return sentence
+
+
 class LabelledView:
     """Another dataset whose sentences get a sentence label when they are read (if they lack it).
 
@@ -72,19 +79,14 @@ class LabelledView:
         self.typename = typename
         self.value = value
 
-    def _labelled(self, sentence: Sentence) -> Sentence:
-        if not any(label.value == self.value for label in sentence.get_labels(self.typename)):
-            sentence.add_label(self.typename, self.value)
-        return sentence
-
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> Sentence:
-        return self._labelled(self.dataset[index])
+        return _ensure_label(self.dataset[index], self.typename, self.value)
 
     def __iter__(self) -> Iterator[Sentence]:
-        return (self._labelled(sentence) for sentence in self.dataset)
+        return (_ensure_label(sentence, self.typename, self.value) for sentence in self.dataset)
 
     def is_in_memory(self) -> bool:
         return False
@@ -336,7 +338,8 @@ class MultiCorpus(Corpus):
                     if reads_from_disk(data):
                         data = LabelledView(data, "multitask_id", task_id)
                     else:  # label the sentences in memory once
-                        deque(LabelledView(data, "multitask_id", task_id), maxlen=0)
+                        for sentence in data:
+                            _ensure_label(sentence, "multitask_id", task_id)
                 parts.append(data)
             return ConcatDataset(parts)
 

@@ -723,6 +723,4 @@ def dataset_token_counts(data: Any) -> np.ndarray | None:
     return None
 
 
-def is_lazy(data: Any) -> bool:
-    """True when a dataset (or a part of it) reads its sentences from disk on each access."""
-    return reads_from_disk(data)
+is_lazy = reads_from_disk  # the name the readers' callers use: True for data read from disk on access
