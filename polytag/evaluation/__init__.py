@@ -2,6 +2,7 @@
 
 from polytag.evaluation.linking import (
     as_mention_mapping,
+    candidate_recall_at_k,
     disambiguation_accuracy,
     end_to_end_scores,
     evaluate_linking,
@@ -22,6 +23,7 @@ __all__ = [
     "EvaluationError",
     "Result",
     "as_mention_mapping",
+    "candidate_recall_at_k",
     "default_main_metric",
     "disambiguation_accuracy",
     "end_to_end_scores",

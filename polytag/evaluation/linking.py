@@ -10,6 +10,8 @@ a Wikipedia title). Every function accepts either a mapping ``{mention: entity}`
   matching (exact span and entity), plus the same figures for mention detection alone.
 * :func:`recall_at_k`: candidate generation; the share of gold mentions whose gold entity is among the
   first k candidates (best first). A mention without a candidate list is a miss.
+* :func:`candidate_recall_at_k`: the same over the gold spans of sentences, asking a candidate look-up
+  (e.g. ``CandidateGenerator``) for each span's ranked entities.
 * :func:`seen_unseen_accuracy`: disambiguation accuracy split by whether the gold entity occurred in
   training, to tell memorisation from generalisation.
 
@@ -19,10 +21,10 @@ from ``gold`` to ignore them, or keep them with a NIL id to score NIL prediction
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Any, Union
 
-from polytag.evaluation.metrics import EvaluationError, Result, _f1, _ratio, format_report
+from polytag.evaluation.metrics import EvaluationError, Result, f1, format_report, ratio
 
 Mentions = Union[Mapping[Hashable, Any], Iterable[tuple]]
 
@@ -49,7 +51,7 @@ def disambiguation_accuracy(gold: Mentions, predicted: Mentions) -> float:
     gold_map = as_mention_mapping(gold, "gold")
     predicted_map = as_mention_mapping(predicted, "predicted")
     correct = sum(1 for key, entity in gold_map.items() if predicted_map.get(key) == entity)
-    return _ratio(correct, len(gold_map))
+    return ratio(correct, len(gold_map))
 
 
 def end_to_end_scores(gold: Mentions, predicted: Mentions) -> dict[str, float]:
@@ -61,21 +63,21 @@ def end_to_end_scores(gold: Mentions, predicted: Mentions) -> dict[str, float]:
     gold_map = {k: v for k, v in as_mention_mapping(gold, "gold").items() if v is not None}
     predicted_map = {k: v for k, v in as_mention_mapping(predicted, "predicted").items() if v is not None}
     tp = sum(1 for key, entity in predicted_map.items() if gold_map.get(key, None) == entity)
-    precision = _ratio(tp, len(predicted_map))
-    recall = _ratio(tp, len(gold_map))
+    precision = ratio(tp, len(predicted_map))
+    recall = ratio(tp, len(gold_map))
     found = len(set(gold_map) & set(predicted_map))
-    mention_precision = _ratio(found, len(predicted_map))
-    mention_recall = _ratio(found, len(gold_map))
+    mention_precision = ratio(found, len(predicted_map))
+    mention_recall = ratio(found, len(gold_map))
     return {
         "precision": precision,
         "recall": recall,
-        "f1": _f1(precision, recall),
+        "f1": f1(precision, recall),
         "tp": tp,
         "fp": len(predicted_map) - tp,
         "fn": len(gold_map) - tp,
         "mention_precision": mention_precision,
         "mention_recall": mention_recall,
-        "mention_f1": _f1(mention_precision, mention_recall),
+        "mention_f1": f1(mention_precision, mention_recall),
     }
 
 
@@ -93,7 +95,32 @@ def recall_at_k(
     for key, entity in gold_map.items():
         ranked = list(candidates.get(key, ()))
         ranks.append(ranked.index(entity) + 1 if entity in ranked else None)
-    return {k: _ratio(sum(1 for r in ranks if r is not None and r <= k), len(ranks)) for k in ks}
+    return {k: ratio(sum(1 for r in ranks if r is not None and r <= k), len(ranks)) for k in ks}
+
+
+def candidate_recall_at_k(
+    lookup: Callable[[str], Sequence[Any]],
+    sentences: Iterable[Any],
+    label_type: str = "nel",
+    ks: Iterable[int] = (1, 5, 10, 30),
+) -> dict[int, float]:
+    """:func:`recall_at_k` of a candidate look-up over the gold ``label_type`` spans of ``sentences``.
+
+    ``lookup(span_text)`` returns the span's candidate entities best first (an empty sequence when it
+    knows none: a miss). Sentence-level labels are not mentions and are skipped. A mention is keyed by
+    (sentence number, start, end), so equal texts in different places count separately.
+    """
+    gold: dict[Hashable, Any] = {}
+    ranked: dict[Hashable, Sequence[Any]] = {}
+    for number, sentence in enumerate(sentences):
+        for label in sentence.get_labels(label_type):
+            span = label.data_point
+            if span is sentence or not hasattr(span, "start"):
+                continue
+            key = (number, span.start, span.end)
+            gold[key] = label.value
+            ranked[key] = lookup(span.text)
+    return recall_at_k(gold, ranked, ks)
 
 
 def seen_unseen_accuracy(
@@ -112,8 +139,8 @@ def seen_unseen_accuracy(
         bucket[0] += predicted_map.get(key) == entity
         bucket[1] += 1
     return {
-        "seen_accuracy": _ratio(*counts[True]),
-        "unseen_accuracy": _ratio(*counts[False]),
+        "seen_accuracy": ratio(*counts[True]),
+        "unseen_accuracy": ratio(*counts[False]),
         "seen_count": counts[True][1],
         "unseen_count": counts[False][1],
     }

@@ -72,17 +72,19 @@ class Result:
         return f"Result(main_score={self.main_score:.4f}, loss={self.loss})"
 
 
-def _ratio(numerator: float, denominator: float) -> float:
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``, or 0.0 for an empty denominator (no gold items: nothing to score)."""
     return numerator / denominator if denominator else 0.0
 
 
-def _f1(precision: float, recall: float) -> float:
-    return _ratio(2 * precision * recall, precision + recall)
+def f1(precision: float, recall: float) -> float:
+    """Harmonic mean of precision and recall (0.0 when both are 0)."""
+    return ratio(2 * precision * recall, precision + recall)
 
 
 def _as_item_set(items: Iterable[tuple], side: str) -> set[tuple]:
     """The distinct items, checked to be (key..., label) tuples."""
-    distinct = items if isinstance(items, (set, frozenset)) else set(items)
+    distinct: set[tuple] = set(items) if not isinstance(items, set) else items
     for item in distinct:
         if not isinstance(item, tuple) or len(item) < 2:
             raise EvaluationError(
@@ -133,7 +135,7 @@ def evaluate_items(
     """
     if kind not in KINDS:
         raise EvaluationError(f"unknown evaluation kind {kind!r}; expected one of {', '.join(KINDS)}")
-    main_metric = tuple(main_metric) if main_metric is not None else default_main_metric(kind)
+    metric: tuple[str, ...] = tuple(main_metric) if main_metric is not None else default_main_metric(kind)
     excluded = set(exclude_labels)
     gold_items = _as_item_set(gold, "gold")
     predicted_items = _as_item_set(predicted, "predicted")
@@ -161,7 +163,7 @@ def evaluate_items(
     true_positive = Counter(item[-1] for item in gold_labelled & predicted_labelled)
     # a key is right when its gold and predicted label sets are equal: no item of it in the difference
     wrong_keys = {item[:-1] for item in gold_labelled ^ predicted_labelled}
-    accuracy = _ratio(len(universe) - len(wrong_keys), len(universe))
+    accuracy = ratio(len(universe) - len(wrong_keys), len(universe))
 
     classes = sorted(
         set(gold_count) | set(predicted_count),
@@ -169,37 +171,37 @@ def evaluate_items(
     )
     report: dict[str, Any] = {}
     for label in classes:
-        precision = _ratio(true_positive[label], predicted_count[label])
-        recall = _ratio(true_positive[label], gold_count[label])
+        precision = ratio(true_positive[label], predicted_count[label])
+        recall = ratio(true_positive[label], gold_count[label])
         report[label] = {
             "precision": precision,
             "recall": recall,
-            "f1-score": _f1(precision, recall),
+            "f1-score": f1(precision, recall),
             "support": gold_count[label],
         }
     total_gold = sum(gold_count.values())
     total_tp = sum(true_positive.values())
-    micro_precision = _ratio(total_tp, sum(predicted_count.values()))
-    micro_recall = _ratio(total_tp, total_gold)
+    micro_precision = ratio(total_tp, sum(predicted_count.values()))
+    micro_recall = ratio(total_tp, total_gold)
     report["micro avg"] = {
         "precision": micro_precision,
         "recall": micro_recall,
-        "f1-score": _f1(micro_precision, micro_recall),
+        "f1-score": f1(micro_precision, micro_recall),
         "support": total_gold,
     }
     per_class = [report[label] for label in classes]
     report["macro avg"] = {
-        column: _ratio(sum(row[column] for row in per_class), len(per_class)) for column in _COLUMNS[:3]
+        column: ratio(sum(row[column] for row in per_class), len(per_class)) for column in _COLUMNS[:3]
     }
     report["macro avg"]["support"] = total_gold
     report["weighted avg"] = {
-        column: _ratio(sum(row[column] * row["support"] for row in per_class), total_gold)
+        column: ratio(sum(row[column] * row["support"] for row in per_class), total_gold)
         for column in _COLUMNS[:3]
     }
     report["weighted avg"]["support"] = total_gold
     report["accuracy"] = accuracy
 
-    main_score = _pick(report, main_metric)
+    main_score = _pick(report, metric)
     micro, macro = report["micro avg"], report["macro avg"]
     scores = {
         "micro_precision": micro["precision"],

@@ -29,7 +29,7 @@ import logging
 import os
 import sys
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from polytag.errors import DatasetNotFoundError, FormatError, PolytagError
+from polytag.datasets.candidates import (
+    count_linked_spans,
+    read_candidate_file,
+    zelda_candidate_table,
+)
+from polytag.errors import DatasetNotFoundError, PolytagError
+from polytag.evaluation import candidate_recall_at_k
+from polytag.formats._io import atomic_writer
 
 log = logging.getLogger("polytag")
 
@@ -68,7 +75,7 @@ def normalised_key(mention: str) -> str:
     return " ".join(mention.translate(_punctuation_table()).split()).casefold()
 
 
-_KEY_FUNCTIONS = (None, casefold_key, normalised_key)
+_BACKOFF_KEYS: dict[int, Callable[[str], str]] = {1: casefold_key, 2: normalised_key}
 
 
 def _blob(strings: list[str], what: str) -> torch.Tensor:
@@ -96,52 +103,6 @@ def _csr(lists: list[np.ndarray], dtype: Any) -> tuple[torch.Tensor, torch.Tenso
     np.cumsum(lengths, out=offsets[1:])
     values = np.concatenate(lists).astype(dtype) if lists else np.zeros(0, dtype=dtype)
     return torch.from_numpy(offsets), torch.from_numpy(values)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def read_candidate_file(path: PathLike) -> dict[str, dict[str, float]]:
-    """``mention -> {entity: prior}`` from a TSV file ``mention<TAB>entity[<TAB>prior[<TAB>...]]``.
-
-    A first line whose third field is not a number is a header. Without a prior column every entity
-    gets 1.0; further columns (e.g. ``rank``) are ignored; a repeated (mention, entity) row keeps the
-    larger prior. Fields are split on tabs only (no quoting): ``"`` is an ordinary character.
-    """
-    from polytag.formats._io import gc_paused, iter_line_chunks
-
-    path = Path(path)
-    table: dict[str, dict[str, float]] = {}
-    with gc_paused():
-        for first, lines in iter_line_chunks(path):
-            for line_no, line in enumerate(lines, first):
-                line = line.rstrip("\r")
-                if not line:
-                    continue
-                fields = line.split("\t")
-                if len(fields) < 2 or not fields[0] or not fields[1]:
-                    raise FormatError(
-                        path, line_no, f"expected 'mention<TAB>entity[<TAB>prior]', got {line!r}"
-                    )
-                if len(fields) >= 3:
-                    if not _is_number(fields[2]):
-                        if line_no == 1:
-                            continue  # header
-                        raise FormatError(path, line_no, f"the prior {fields[2]!r} is not a number")
-                    prior = float(fields[2])
-                    if not prior >= 0.0:
-                        raise FormatError(path, line_no, f"the prior must be >= 0, got {fields[2]!r}")
-                else:
-                    prior = 1.0
-                entities = table.setdefault(fields[0], {})
-                if entities.get(fields[1], -1.0) < prior:
-                    entities[fields[1]] = prior
-    return table
 
 
 def _normalise_mapping(candidates: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -173,7 +134,8 @@ class CandidateGenerator(torch.nn.Module):
     """Mention -> candidate entities with priors; backs off to case- and punctuation-free surfaces.
 
     ``candidates`` is a mapping (``{mention: [entities]}``, ``{mention: {entity: prior}}``), the path of
-    a TSV file (or a folder holding ``candidates.tsv``), ``"zelda"`` (see :meth:`_zelda_table`), or
+    a TSV file (or a folder holding ``candidates.tsv``), ``"zelda"`` (ZELDA's lists from the local
+    datasets folder, see :func:`polytag.datasets.candidates.zelda_candidate_table`), or
     None for an empty table. ``backoff=False`` uses exact surfaces only. ``top_k`` caps every list
     (best priors first) in :meth:`lookup`, :meth:`get_candidates` and the models that use it.
     """
@@ -210,7 +172,7 @@ class CandidateGenerator(torch.nn.Module):
     def _table_from_name(self, name: PathLike) -> dict[str, dict[str, float]]:
         if isinstance(name, str) and name.lower() == "zelda":
             self.source = "zelda"
-            return self._zelda_table()
+            return zelda_candidate_table()
         path = Path(name)
         if path.is_dir():
             path = path / "candidates.tsv"
@@ -218,38 +180,6 @@ class CandidateGenerator(torch.nn.Module):
             raise DatasetNotFoundError(f"candidate file not found: {path}")
         self.source = path.name  # no local paths in model files
         return read_candidate_file(path)
-
-    @staticmethod
-    def _zelda_table() -> dict[str, dict[str, float]]:
-        """ZELDA's candidate lists from the local ``zelda/`` folder (offline; Flair downloads a pickle).
-
-        Read in this order: ``zelda/candidates.tsv`` or ``zelda/zelda_mention_entities_counter.tsv``
-        (TSV as :func:`read_candidate_file` reads it); else the mention -> entity counts of ZELDA's
-        training file, which is what ZELDA's published counter was made from.
-        """
-        from polytag.datasets.base import datasets_root
-        from polytag.datasets.entity_linking import find_zelda_files
-
-        folder = datasets_root() / "zelda"
-        for name in ("candidates.tsv", "zelda_mention_entities_counter.tsv"):
-            if (folder / name).is_file():
-                return read_candidate_file(folder / name)
-        train, _ = find_zelda_files(folder) if folder.is_dir() else (None, {})
-        if train is None:
-            raise DatasetNotFoundError(
-                f"no ZELDA candidates in {folder}: put a TSV 'candidates.tsv' (mention, entity, count) "
-                "there, or ZELDA's train_data/zelda_train.conll to count mentions from"
-            )
-        from polytag.datasets.sequence_labeling import ColumnDataset
-
-        data = ColumnDataset(
-            train,
-            {0: "text", 2: "nel"},
-            document_separator_token="-DOCSTART-",
-            comment_symbol="# ",
-            span_layers=["nel"],
-        )
-        return _count_spans(data, "nel")
 
     @classmethod
     def from_corpus(
@@ -266,7 +196,7 @@ class CandidateGenerator(torch.nn.Module):
         kwargs.setdefault("merge", "sum")
         generator = cls(None, **kwargs)
         generator.source = "corpus"
-        generator._build(_count_spans(sentences, label_type))
+        generator._build(count_linked_spans(sentences, label_type))
         return generator
 
     @classmethod
@@ -348,16 +278,16 @@ class CandidateGenerator(torch.nn.Module):
         for level in (1, 2):
             keyed: dict[str, list[int]] = {}
             if self.backoff:
-                make_key = _KEY_FUNCTIONS[level]
+                make_key = _BACKOFF_KEYS[level]
                 for number, mention in enumerate(mentions):
                     key = make_key(mention)
                     if key:
                         keyed.setdefault(key, []).append(number)
             keys = list(keyed)
             self.register_buffer(f"level{level}_blob", _blob(keys, "key"))
-            offsets, ids = _csr([np.asarray(keyed[k], dtype=np.int64) for k in keys], np.int32)
-            self.register_buffer(f"level{level}_offsets", offsets)
-            self.register_buffer(f"level{level}_ids", ids)
+            key_offsets, key_ids = _csr([np.asarray(keyed[k], dtype=np.int64) for k in keys], np.int32)
+            self.register_buffer(f"level{level}_offsets", key_offsets)
+            self.register_buffer(f"level{level}_ids", key_ids)
         self._reset_caches()
         self._filled = True
 
@@ -382,8 +312,15 @@ class CandidateGenerator(torch.nn.Module):
             }
         return self._arrays[name]
 
+    def _buffer(self, name: str) -> torch.Tensor:
+        """The buffer ``name`` (typed: ``getattr`` on a Module is Tensor-or-Module to a type checker)."""
+        buffer = self._buffers[name]
+        if buffer is None:
+            raise CandidateError(f"candidate table is damaged: buffer {name!r} is missing")
+        return buffer
+
     def _count(self, name: str) -> int:
-        return max(int(getattr(self, name).numel()) - 1, 0)
+        return max(int(self._buffer(name).numel()) - 1, 0)
 
     @property
     def entities(self) -> list[str]:
@@ -391,7 +328,7 @@ class CandidateGenerator(torch.nn.Module):
         if not self._filled:
             return []
         if self._entities is None:
-            blob = self.entity_blob.cpu()
+            blob = self._buffer("entity_blob").cpu()
             self._entities = _strings(blob, 0 if blob.numel() == 0 else int((blob == 0).sum()) + 1)
         return self._entities
 
@@ -403,7 +340,7 @@ class CandidateGenerator(torch.nn.Module):
     def _key_index(self, level: int) -> dict[str, int]:
         index = self._keys[level]
         if index is None:
-            blob = self.mention_blob if level == 0 else getattr(self, f"level{level}_blob")
+            blob = self._buffer("mention_blob" if level == 0 else f"level{level}_blob")
             offsets = "mention_offsets" if level == 0 else f"level{level}_offsets"
             keys = _strings(blob.cpu(), self._count(offsets))
             index = self._keys[level] = dict(zip(keys, range(len(keys))))
@@ -455,7 +392,7 @@ class CandidateGenerator(torch.nn.Module):
             numbers = [exact]
         elif self.backoff:
             for level in (1, 2):
-                key = _KEY_FUNCTIONS[level](mention)
+                key = _BACKOFF_KEYS[level](mention)
                 row = self._key_index(level).get(key) if key else None
                 if row is not None:
                     offsets = self._array(f"level{level}_offsets")
@@ -493,29 +430,17 @@ class CandidateGenerator(torch.nn.Module):
     ) -> dict[int, float]:
         """Share of gold ``label_type`` spans whose entity is among the first k candidates of their text.
 
-        ``data`` is any iterable of sentences (a corpus split). Candidates are ranked by prior; a span
-        whose text has no candidates counts as a miss. ``top_k`` applies, so k above it cannot help.
+        A thin call of :func:`polytag.evaluation.candidate_recall_at_k` with this table's ranked look-up;
+        ``top_k`` applies, so k above it cannot help.
         """
-        from polytag.evaluation import recall_at_k
-
-        gold: dict[tuple, str] = {}
-        ranked: dict[tuple, list[str]] = {}
         entities = self.entities
-        for number, sentence in enumerate(data):
-            for label in sentence.get_labels(label_type):
-                span = label.data_point
-                if span is sentence or not hasattr(span, "start"):
-                    continue
-                key = (number, span.start, span.end)
-                gold[key] = label.value
-                ranked[key] = [entities[i] for i in self.lookup_ids(span.text)[0].tolist()]
-        return recall_at_k(gold, ranked, ks)
+        return candidate_recall_at_k(
+            lambda text: [entities[i] for i in self.lookup_ids(text)[0].tolist()], data, label_type, ks
+        )
 
     # -- export ----------------------------------------------------------------------------------------
     def to_tsv(self, path: PathLike) -> None:
         """Write the exact-surface table as ``mention<TAB>entity<TAB>prior`` with a header line."""
-        from polytag.formats._io import atomic_writer
-
         entities = self.entities
         offsets = self._array("mention_offsets")
         ids, priors = self._array("mention_ids"), self._array("mention_priors")
@@ -531,14 +456,3 @@ class CandidateGenerator(torch.nn.Module):
             f"top_k={self.top_k}, source={self.source!r}"
         )
 
-
-def _count_spans(sentences: Iterable[Any], label_type: str) -> dict[str, dict[str, float]]:
-    counts: dict[str, dict[str, float]] = {}
-    for sentence in sentences:
-        for label in sentence.get_labels(label_type):
-            span = label.data_point
-            if span is sentence or not hasattr(span, "start"):
-                continue
-            entities = counts.setdefault(span.text, {})
-            entities[label.value] = entities.get(label.value, 0.0) + 1.0
-    return counts
