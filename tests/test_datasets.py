@@ -577,7 +577,7 @@ def test_column_delimiter_compatibility(tmp_path: Path) -> None:
 def test_extract_zip_refuses_paths_outside_the_target(tmp_path: Path) -> None:
     import zipfile
 
-    from polytag.datasets.base import extract_zip
+    from polytag.datasets.archives import extract_zip
     from polytag.errors import PolytagError
 
     archive = tmp_path / "evil.zip"

@@ -13,6 +13,7 @@ from polytag.datasets.base import (
     datasets_root,
     find_train_dev_test_files,
 )
+from polytag.datasets.candidates import count_linked_spans, read_candidate_file, zelda_candidate_table
 from polytag.datasets.cleanconll import CLEANCONLL, build_cleanconll
 from polytag.datasets.document_classification import AGNEWS, ClassificationCorpus, CSVClassificationCorpus
 from polytag.datasets.entity_linking import ZELDA
@@ -46,7 +47,10 @@ __all__ = [
     "UniversalDependenciesCorpus",
     "UniversalDependenciesDataset",
     "build_cleanconll",
+    "count_linked_spans",
     "datasets_root",
     "find_train_dev_test_files",
     "load_candidate_table",
+    "read_candidate_file",
+    "zelda_candidate_table",
 ]

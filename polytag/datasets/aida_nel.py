@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from polytag.datasets.base import check_in_memory, corpus_folder, require_files
-from polytag.datasets.sequence_labeling import ColumnCorpus, _known_span_layers
+from polytag.datasets.sequence_labeling import ColumnCorpus, known_span_layers
 from polytag.errors import FormatError
 from polytag.formats._io import gc_paused, iter_lines
 
@@ -99,7 +99,7 @@ class AIDA_NEL(ColumnCorpus):
         if not self.candidates_file.is_file():
             log.warning("AIDA_NEL: no candidate table at %s", self.candidates_file)
         corpusargs.setdefault("name", "aida_nel")
-        corpusargs.setdefault("span_layers", _known_span_layers(column_format))
+        corpusargs.setdefault("span_layers", known_span_layers(column_format))
         super().__init__(
             folder,
             column_format,

@@ -193,9 +193,9 @@ def find_train_dev_test_files(
         for path in sorted(folder.iterdir()):
             if _ignored(path):
                 continue
-            split = _split_of(path.name)
-            if split is not None:
-                found[split].append(path)
+            kind = _split_of(path.name)
+            if kind is not None:
+                found[kind].append(path)
         for split, paths in found.items():
             if resolved[split] is not None:
                 continue
@@ -210,35 +210,6 @@ def find_train_dev_test_files(
         log.info(
             "corpus folder %s: train=%s dev=%s test=%s",
             folder,
-            *(resolved[s].name if resolved[s] is not None else None for s in ("train", "dev", "test")),
+            *(getattr(resolved[s], "name", None) for s in ("train", "dev", "test")),
         )
     return resolved["dev"], resolved["test"], resolved["train"]
-
-
-def gunzip(source: Path, target: Path) -> Path:
-    """Decompress ``source`` (.gz) into ``target`` atomically."""
-    import gzip
-
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, gzip.open(source, "rb") as handle:
-            shutil.copyfileobj(handle, out)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
-
-
-def extract_zip(archive: Path, target: Path) -> Path:
-    """Unpack ``archive`` under ``target``, refusing members that would land outside it."""
-    import zipfile
-
-    root = target.resolve()
-    with zipfile.ZipFile(archive) as zf:
-        for member in zf.namelist():
-            destination = (root / member).resolve()
-            if destination != root and root not in destination.parents:
-                raise PolytagError(f"{archive}: member {member!r} would be written outside {target}")
-        zf.extractall(root)
-    return target

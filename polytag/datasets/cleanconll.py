@@ -14,15 +14,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+from polytag.datasets.archives import extract_zip
 from polytag.datasets.base import (
     check_in_memory,
     datasets_root,
     ensure_files,
-    extract_zip,
     find_train_dev_test_files,
     require_files,
 )
-from polytag.datasets.sequence_labeling import ColumnCorpus, _known_span_layers
+from polytag.datasets.sequence_labeling import ColumnCorpus, known_span_layers
 from polytag.errors import DatasetNotFoundError, FormatError
 from polytag.formats._io import atomic_writer
 
@@ -250,7 +250,7 @@ class CLEANCONLL(ColumnCorpus):
                 )
         column_format = dict(column_format or CLEANCONLL_COLUMNS)
         corpusargs.setdefault("name", "cleanconll")
-        corpusargs.setdefault("span_layers", _known_span_layers(column_format))
+        corpusargs.setdefault("span_layers", known_span_layers(column_format))
         super().__init__(
             folder, column_format, train_file=files[0], dev_file=files[1], test_file=files[2], **corpusargs
         )

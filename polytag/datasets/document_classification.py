@@ -87,7 +87,8 @@ class CSVClassificationCorpus(Corpus):
             )
 
         self.label_type = label_type
-        super().__init__(*(read(p) for p in paths), name=name or str(data_folder), **corpusargs)
+        train, dev, test = (read(p) for p in paths)  # _split_paths gives (train, dev, test)
+        super().__init__(train, dev, test, name=name or str(data_folder), **corpusargs)
 
 
 class ClassificationCorpus(Corpus):
@@ -128,7 +129,8 @@ class ClassificationCorpus(Corpus):
             )
 
         self.label_type = label_type
-        super().__init__(*(read(p) for p in paths), name=name or str(data_folder), **corpusargs)
+        train, dev, test = (read(p) for p in paths)  # _split_paths gives (train, dev, test)
+        super().__init__(train, dev, test, name=name or str(data_folder), **corpusargs)
 
 
 # -- AG News ----------------------------------------------------------------------------------------

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from polytag.data import ConcatDataset, Corpus
+from polytag.datasets.archives import ZELDA_LIMITS, extract_zip
 from polytag.datasets.base import (
     check_in_memory,
     corpus_folder,
     download,
-    extract_zip,
     offline,
     require_files,
 )
@@ -92,7 +92,7 @@ class ZELDA(Corpus):
                 if not archive.is_file():
                     log.info("downloading %s to %s", ZELDA_URL, archive)
                     download(ZELDA_URL, archive)
-                extract_zip(archive, folder.parent)
+                extract_zip(archive, folder.parent, ZELDA_LIMITS)
             except OSError as exc:
                 errors.append(f"{ZELDA_URL}: {exc}")
             train, tests = find_zelda_files(folder)

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from polytag.data import ConcatDataset, Corpus, MultiCorpus, SentenceDataset
+from polytag.datasets.archives import gunzip
 from polytag.datasets.base import (
     check_in_memory,
     corpus_folder,
     download,
     ensure_files,
     find_train_dev_test_files,
-    gunzip,
     offline,
     require_files,
 )
@@ -42,7 +42,8 @@ PathLike = str | os.PathLike
 _SPAN_LAYER_NAMES = frozenset({"np", "ner", "nel"})
 
 
-def _known_span_layers(column_format: dict[int, str]) -> list[str]:
+def known_span_layers(column_format: dict[int, str]) -> list[str]:
+    """The columns of ``column_format`` whose names mark span layers (``ner``, ``nel``...): read as spans."""
     return sorted({name for name in column_format.values() if name in _SPAN_LAYER_NAMES})
 
 
@@ -250,7 +251,7 @@ class CONLL_03(ColumnCorpus):
         column_format = dict(column_format or CONLL_03_COLUMNS)
         folder = corpus_folder(base_path, "conll_03")
         train, dev, test = _conll_03_files(folder)
-        corpusargs.setdefault("span_layers", _known_span_layers(column_format))
+        corpusargs.setdefault("span_layers", known_span_layers(column_format))
         corpusargs.setdefault("name", "conll_03")
         super().__init__(
             folder,
