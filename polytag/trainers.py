@@ -1,5 +1,11 @@
-"""Flair's import path for the trainer: ``from polytag.trainers import ModelTrainer``."""
+"""Flair's ``flair.trainers``: ``from polytag.trainers import ModelTrainer`` (see polytag.flair_paths)."""
 
-from polytag.training import ModelTrainer, NonFiniteLossError
+from typing import Any
 
-__all__ = ["ModelTrainer", "NonFiniteLossError"]
+from polytag.flair_paths import resolve, shim_names
+
+__all__ = shim_names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return resolve(__name__, name)

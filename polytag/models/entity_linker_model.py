@@ -1,15 +1,11 @@
-"""Flair's import path ``flair.models.entity_linker_model``: the span classifier and its candidates."""
+"""Flair's ``flair.models.entity_linker_model``: span classifier and candidates, lazily (flair_paths)."""
 
-from polytag.models.span_classifier import SpanClassifier, SpanClassifierError, SpanScores, entity_name
-from polytag.nn.candidates import CandidateGenerator
+from typing import Any
 
-EntityLinker = SpanClassifier  # Flair's older name
+from polytag.flair_paths import resolve, shim_names
 
-__all__ = [
-    "CandidateGenerator",
-    "EntityLinker",
-    "SpanClassifier",
-    "SpanClassifierError",
-    "SpanScores",
-    "entity_name",
-]
+__all__ = shim_names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return resolve(__name__, name)

@@ -42,8 +42,9 @@ def decoder_config(decoder: torch.nn.Module | None) -> dict[str, Any] | None:
     """Settings that rebuild ``decoder``: from its ``to_config``, or for a plain ``torch.nn.Linear``."""
     if decoder is None:
         return None
-    if hasattr(decoder, "to_config") and type(decoder).__name__ in _DECODERS:
-        return decoder.to_config()
+    to_config = getattr(decoder, "to_config", None)
+    if callable(to_config) and type(decoder).__name__ in _DECODERS:
+        return to_config()
     if type(decoder) is torch.nn.Linear:
         return {
             "class": "LinearDecoder",

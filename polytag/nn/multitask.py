@@ -1,5 +1,11 @@
-"""Flair's import path ``flair.nn.multitask``: re-exports of the multitask glue."""
+"""Flair's ``flair.nn.multitask``: the multitask glue of polytag.models, lazily (polytag.flair_paths)."""
 
-from polytag.models.multitask import MultitaskModel, make_multitask_model_and_corpus
+from typing import Any
 
-__all__ = ["MultitaskModel", "make_multitask_model_and_corpus"]
+from polytag.flair_paths import resolve, shim_names
+
+__all__ = shim_names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return resolve(__name__, name)
