@@ -229,6 +229,19 @@ def test_zelda_name_reads_local_folder(tmp_path: Path, monkeypatch: pytest.Monke
     assert CandidateGenerator("zelda").lookup("Japan") == [("Japan", 10.0)]
 
 
+def test_zelda_table_is_a_datasets_function(tmp_path: Path) -> None:
+    from polytag.datasets import zelda_candidate_table
+
+    with pytest.raises(DatasetNotFoundError, match="no ZELDA candidates"):
+        zelda_candidate_table(tmp_path)
+    folder = tmp_path / "zelda"
+    folder.mkdir()
+    (folder / "zelda_mention_entities_counter.tsv").write_text(
+        "mention\tentity\tcount\nJapan\tJapan\t3\nJapan\tJapan_(band)\t1\n", encoding="utf-8"
+    )
+    assert zelda_candidate_table(tmp_path) == {"Japan": {"Japan": 3.0, "Japan_(band)": 1.0}}
+
+
 def test_a_damaged_config_is_refused() -> None:
     config = CandidateGenerator(_table()).to_config()
     config["sizes"]["surprise_blob"] = 3

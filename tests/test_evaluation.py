@@ -11,6 +11,7 @@ import pytest
 from polytag.evaluation import (
     EvaluationError,
     Result,
+    candidate_recall_at_k,
     disambiguation_accuracy,
     end_to_end_scores,
     evaluate_items,
@@ -377,6 +378,29 @@ def test_recall_at_k() -> None:
     assert recalls == {1: pytest.approx(1 / 4), 3: pytest.approx(2 / 4), 5: pytest.approx(3 / 4), 30: 0.75}
     with pytest.raises(EvaluationError, match="positive"):
         recall_at_k(GOLD_LINKS, candidates, ks=(0,))
+
+
+def test_candidate_recall_at_k_asks_a_lookup_for_each_gold_span() -> None:
+    from polytag.data import Sentence
+
+    first = Sentence("Paris is in France .")
+    first[0:1].add_label("nel", "Paris")
+    first[3:4].add_label("nel", "France")
+    first.add_label("nel", "not-a-mention")  # a sentence label is skipped
+    second = Sentence("Paris again .")
+    second[0:1].add_label("nel", "Paris_Texas")
+    ranked = {"Paris": ["Paris", "Paris_Texas"], "France": ["Kingdom_of_France", "France"]}
+    asked: list[str] = []
+
+    def lookup(text: str) -> list[str]:
+        asked.append(text)
+        return ranked.get(text, [])
+
+    recalls = candidate_recall_at_k(lookup, [first, second], "nel", ks=(1, 2))
+    # ranks: Paris 1, France 2, Paris_Texas 2 (the two "Paris" spans are separate mentions)
+    assert recalls == {1: pytest.approx(1 / 3), 2: pytest.approx(1.0)}
+    assert sorted(asked) == ["France", "Paris", "Paris"]
+    assert candidate_recall_at_k(lambda text: [], [first], "nel", ks=(5,)) == {5: 0.0}
 
 
 def test_seen_unseen_accuracy() -> None:
