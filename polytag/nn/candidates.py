@@ -455,4 +455,3 @@ class CandidateGenerator(torch.nn.Module):
             f"mentions={len(self)}, entities={len(self.entities)}, backoff={self.backoff}, "
             f"top_k={self.top_k}, source={self.source!r}"
         )
-
