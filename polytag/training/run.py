@@ -187,7 +187,7 @@ class TrainingRun:
         )
         self.eval_splits = self._evaluation_splits(sampler_seed)
 
-        optimizer_cls = resolve_optimizer(config.optimizer, extras.optimizer_cls)
+        optimizer_cls: Any = resolve_optimizer(config.optimizer, extras.optimizer_cls)
         groups = parameter_groups(model, config.learning_rate, config.decoder_learning_rate)
         self.optimizer = optimizer_cls(
             groups, lr=config.learning_rate, **fast_optimizer_kwargs(optimizer_cls, config.optimizer_kwargs)
