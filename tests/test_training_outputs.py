@@ -16,7 +16,13 @@ from tests.test_cli_support import one_torch_thread, write_corpora
 from tests.test_cli_train import SINGLE
 from tests.test_trainer_support import build
 
-FAST = {"max_epochs": 1, "mini_batch_size": 8, "progress_bar": False, "plot_training_curves": False, "seed": 1}
+FAST = {
+    "max_epochs": 1,
+    "mini_batch_size": 8,
+    "progress_bar": False,
+    "plot_training_curves": False,
+    "seed": 1,
+}
 
 
 def user_files(folder: Path) -> dict[str, bytes]:
@@ -51,7 +57,9 @@ def test_training_twice_in_a_folder_with_user_files_keeps_them(tmp_path):
     assert not own & set(files) and "notes.txt" not in own
 
 
-@pytest.mark.parametrize("name", ["final-model.pt", "loss.tsv", "test.tsv", "model_epoch_3.pt", "checkpoints"])
+@pytest.mark.parametrize(
+    "name", ["final-model.pt", "loss.tsv", "test.tsv", "model_epoch_3.pt", "checkpoints"]
+)
 def test_a_file_the_run_would_replace_is_refused_then_overwrite_allows_it(tmp_path, name):
     files = user_files(tmp_path)
     if name == "checkpoints":

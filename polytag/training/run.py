@@ -161,18 +161,8 @@ class TrainingRun:
 
         self.device = self.distributed.device
         model.to(self.device)
-        rank = self.distributed.rank
-        if config.seed is not None and checkpoint is None:
-            seed_everything(config.seed + rank)  # rank 0 as a single process; other ranks other dropout
-        sampler_seed = config.seed if config.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
-        sampler_seed = int(self.distributed.broadcast_object(sampler_seed))  # every rank: the same batches
-        if config.seed is None and checkpoint is None and self.distributed.enabled:
-            seed_everything(sampler_seed + rank)
-
+        sampler_seed = self._seed(fresh=checkpoint is None)
         self.data = self._train_data()
-        if len(self.data) == 0:
-            where = split_source(self.data) or f"corpus '{getattr(corpus, 'name', 'corpus')}'"
-            raise CorpusError(f"{where}: the train split has no sentences; expected at least one")
         weights = model.sample_weights(self.data) if hasattr(model, "sample_weights") else None
         self.sampler = ShuffleSampler(
             len(self.data), sampler_seed, config.shuffle, config.shuffle_first_epoch, weights
@@ -221,13 +211,29 @@ class TrainingRun:
         self.record_every = max(1, self.plan.num_batches(self.sampler.epoch) // STEP_RECORDS_PER_EPOCH)
 
     # -- setup -----------------------------------------------------------------------------------------
+    def _seed(self, fresh: bool) -> int:
+        """Seed the random streams of a fresh run; returns the sampler's seed (the same on every rank)."""
+        config, rank = self.config, self.distributed.rank
+        if config.seed is not None and fresh:
+            seed_everything(config.seed + rank)  # rank 0 as a single process; other ranks other dropout
+        sampler_seed = config.seed if config.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
+        sampler_seed = int(self.distributed.broadcast_object(sampler_seed))  # every rank: the same batches
+        if config.seed is None and fresh and self.distributed.enabled:
+            seed_everything(sampler_seed + rank)
+        return sampler_seed
+
     def _train_data(self) -> Any:
+        """The sentences trained on (train, plus dev/test when asked); refuses an empty train split."""
         parts = [self.corpus.train]
         if self.config.train_with_dev and self.corpus.dev:
             parts.append(self.corpus.dev)
         if self.config.train_with_test and self.corpus.test:
             parts.append(self.corpus.test)
-        return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+        data = parts[0] if len(parts) == 1 else ConcatDataset(parts)
+        if data is None or len(data) == 0:
+            where = split_source(self.corpus.train) or f"corpus '{getattr(self.corpus, 'name', 'corpus')}'"
+            raise CorpusError(f"{where}: the train split has no sentences; expected at least one")
+        return data
 
     def _evaluation_splits(self, seed: int) -> dict[str, Any]:
         splits: dict[str, Any] = {}
