@@ -45,14 +45,14 @@ def assert_intact(folder: Path, files: dict[str, bytes]) -> None:
 
 def test_training_twice_in_a_folder_with_user_files_keeps_them(tmp_path):
     files = user_files(tmp_path)
-    for _ in range(2):  # Flair users call train() again and again on the same folder
+    for _ in range(3):  # Flair users call train() again and again on the same folder
         model, corpus = build()
         ModelTrainer(model, corpus).fine_tune(tmp_path, save_checkpoint_every=1, **FAST)
     assert_intact(tmp_path, files)
     assert (tmp_path / "final-model.pt").is_file() and (tmp_path / "checkpoints").is_dir()
     # the first run's checkpoints were set aside, but the user's checkpoints.previous stayed as it was
     own = set(json.loads((tmp_path / MANIFEST).read_text())["files"])
-    assert "checkpoints.previous-2" in own and "checkpoints.previous" not in own
+    assert "checkpoints.previous-2" in own and "checkpoints.previous" not in own and "loss.tsv" in own
     assert (tmp_path / "checkpoints.previous-2").is_dir()
     assert not own & set(files) and "notes.txt" not in own
 

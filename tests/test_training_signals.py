@@ -39,22 +39,26 @@ print("RETURNED", result["interrupted"], result["signal"])
 """
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
-def _signal_after_first_epoch(command: list[str], folder: Path, signum: int) -> subprocess.CompletedProcess:
-    """Start ``command``, send ``signum`` once its first epoch is in ``loss.tsv``, return how it ended."""
+def signal_after_first_epoch(command: list[str], folder: Path, signum: int) -> subprocess.CompletedProcess:
+    """Start ``command``, send ``signum`` once its first epoch is in ``loss.tsv``, return how it ended
+    (also used by bench/robustness_training.py)."""
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment()
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment()
     )
     try:
         deadline = time.monotonic() + 180
         while not (folder / "loss.tsv").is_file():
             if process.poll() is not None:
                 out, err = process.communicate()
-                pytest.fail(f"training ended before the signal (rc {process.returncode}): {err[-2000:]}")
-            assert time.monotonic() < deadline, "training did not finish an epoch"
+                raise RuntimeError(
+                    f"training ended before the signal (rc {process.returncode}): {err[-2000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError("training did not finish an epoch within 180 s")
             time.sleep(0.05)
         process.send_signal(signum)
         out, err = process.communicate(timeout=120)
@@ -80,7 +84,7 @@ def test_polytag_train_stopped_by_a_signal_exits_non_zero(tiny_encoder_dir, tmp_
     output = tmp_path / "out"
     command = [sys.executable, "-m", "polytag", "train", str(config), "-o", str(output)]
     command += ["--set", "trainer.max_epochs=10000", "-q"]
-    ended = _signal_after_first_epoch(command, output, signum)
+    ended = signal_after_first_epoch(command, output, signum)
     assert ended.returncode == code, ended.stderr[-2000:]
     assert "Traceback" not in ended.stderr
     assert f"training was interrupted ({signal.Signals(signum).name})" in ended.stderr
@@ -90,14 +94,14 @@ def test_polytag_train_stopped_by_a_signal_exits_non_zero(tiny_encoder_dir, tmp_
 
 def test_library_returns_after_ctrl_c_and_ends_the_process_after_sigterm(tmp_path):
     script = LIBRARY_SCRIPT.format(root=str(ROOT))
-    ended = _signal_after_first_epoch(
+    ended = signal_after_first_epoch(
         [sys.executable, "-c", script, str(tmp_path / "a")], tmp_path / "a", signal.SIGINT
     )
     assert ended.returncode == 0 and "RETURNED True SIGINT" in ended.stdout  # as Flair: it returns
     _assert_interrupted_outputs(tmp_path / "a")
 
     command = [sys.executable, "-c", script, str(tmp_path / "b")]
-    ended = _signal_after_first_epoch(command, tmp_path / "b", signal.SIGTERM)
+    ended = signal_after_first_epoch(command, tmp_path / "b", signal.SIGTERM)
     assert ended.returncode == 143 and "RETURNED" not in ended.stdout  # SystemExit(143) after saving
     assert "Traceback" not in ended.stderr
     _assert_interrupted_outputs(tmp_path / "b")

@@ -185,11 +185,11 @@ class TrainingRun:
         self.schedule: Schedule = self._schedule()
         self.precision = Precision(self.device, config.use_amp)
         self.state = RunState()
-        if config.create_loss_file and main:
-            self.outputs.claim(LOSS_FILE)
         self.loss_file = LossFile(self.base_path / LOSS_FILE, config.create_loss_file and main)
         if main:
             self._clear_stale_outputs(fresh=checkpoint is None and config.start_epoch == 0)
+        if config.create_loss_file and main:
+            self.outputs.claim(LOSS_FILE)  # after the clearing, which unlists what it removes
         if checkpoint is not None:
             self._restore(checkpoint)
         # after the restore: DDP (distributed runs) starts from the weights every rank now holds
