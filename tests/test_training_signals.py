@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from polytag.training import find_checkpoint
+from polytag.training.interrupt import InterruptGuard
 from polytag.training.outputs import MANIFEST
 from tests.test_cli_support import write_corpora
 from tests.test_cli_train import SINGLE
@@ -105,3 +106,15 @@ def test_library_returns_after_ctrl_c_and_ends_the_process_after_sigterm(tmp_pat
     assert ended.returncode == 143 and "RETURNED" not in ended.stdout  # SystemExit(143) after saving
     assert "Traceback" not in ended.stderr
     _assert_interrupted_outputs(tmp_path / "b")
+
+
+def test_guard_records_the_first_signal_and_lets_a_second_ctrl_c_abort():
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with InterruptGuard() as guard:
+        signal.raise_signal(signal.SIGTERM)
+        assert guard.requested and guard.signal_name == "SIGTERM"
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)  # the second signal: Ctrl-C's usual effect, at once
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    with InterruptGuard(sigterm=False):  # distributed runs: SIGTERM stays torchrun's
+        assert signal.getsignal(signal.SIGTERM) == before[0]
