@@ -195,7 +195,9 @@ def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(tmp_path):
     model, corpus = build()
     model.hooks[7] = lambda loss: (os.kill(os.getpid(), signal.SIGINT), loss)[1]  # Ctrl-C in step 7
     result = ModelTrainer(model, corpus).fine_tune(tmp_path / "cut", **settings)
-    assert result["interrupted"] is True and (tmp_path / "cut" / "final-model.pt").is_file()
+    assert result["interrupted"] is True and result["signal"] == "SIGINT"
+    assert (tmp_path / "cut" / "interrupted-model.pt").is_file()  # never final-model.pt: it did not finish
+    assert not (tmp_path / "cut" / "final-model.pt").exists()
     folder = find_checkpoint(tmp_path / "cut")
     state = json.loads((folder / "trainer-state.json").read_text())
     assert state["run"]["global_step"] == 7
@@ -204,6 +206,8 @@ def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(tmp_path):
     model, corpus = build(model_seed=99)  # other initial weights: all must come from the checkpoint
     result = ModelTrainer(model, corpus).resume(tmp_path / "cut")
     assert result["interrupted"] is False and len(result["train_loss_history"]) == 2
+    assert (tmp_path / "cut" / "final-model.pt").is_file()
+    assert not (tmp_path / "cut" / "interrupted-model.pt").exists()  # the finished run replaced it
     for key, value in expected.items():
         torch.testing.assert_close(model.state_dict()[key], value, rtol=1e-5, atol=1e-6)
     rows = _read_tsv(tmp_path / "cut" / "loss.tsv")

@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--json", action="store_true", help="print the result as JSON")
     train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train into a non-empty folder that holds no polytag run (files of the run's output names"
+        " are replaced; nothing else is touched)",
+    )
+    train.add_argument(
         "--check", action="store_true", help="only validate the config and print the resolved version"
     )
     launch = train.add_argument_group(
@@ -273,12 +279,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
             print(dump_config(load_and_resolve(args.config, args.overrides, args.output)), end="")
             return 0
-        from polytag.cli.train import launch_train, run_train, wants_launch
+        from polytag.cli.train import train_command
 
-        if wants_launch(args):
-            return launch_train(args)
-        run_train(args.config, args.overrides, args.output, args.resume, args.json)
-        return 0
+        return train_command(args)
     if args.command == "evaluate":
         from polytag.cli.evaluate import run_evaluate
         from polytag.cli.inputs import parse_columns

@@ -30,8 +30,28 @@ log = logging.getLogger("polytag")
 
 
 def model_files(folder: Path) -> list[Path]:
-    """The model files a run leaves in its folder (final, best, per-epoch)."""
-    return sorted(p for p in folder.glob("*.pt") if p.is_file())
+    """The model files the runs in ``folder`` wrote (final, best, interrupted, per-epoch); never a
+    user's own ``.pt`` file that happens to lie there."""
+    from polytag.training.outputs import RunFolder
+
+    return RunFolder(folder, write=False).own_files(".pt")
+
+
+def check_output_folder(folder: Path, overwrite: bool) -> None:
+    """Refuse to train into a non-empty folder that no polytag run wrote, unless ``overwrite``.
+
+    A folder with ``polytag-run.json`` is a run: training again replaces only that run's own files, and
+    ``--resume`` continues it. With ``--overwrite`` a run may replace files of its output names; other
+    files are never touched.
+    """
+    from polytag.training.outputs import MANIFEST, OutputFolderError, RunFolder
+
+    run_folder = RunFolder(folder, write=False)
+    if not overwrite and not run_folder.is_run() and run_folder.entries():
+        raise OutputFolderError(
+            f"output folder {folder} is not empty and holds no polytag run (no {MANIFEST}); "
+            "pass --overwrite to train into it anyway, or choose another folder"
+        )
 
 
 def run_train(
@@ -40,18 +60,23 @@ def run_train(
     output: str | os.PathLike | None = None,
     resume: str | os.PathLike | None = None,
     print_json: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train what ``config_path`` describes; returns the trainer's result plus the model paths.
 
-    The resolved config is written to ``<output>/config.yaml`` before training starts (so a crashed or
-    interrupted run still records its settings) and stored inside every model file the run saves.
-    With ``resume`` the model is built from the config exactly as before and training continues from
-    the checkpoint; trainer options the config sets that a resumed run may change (``max_epochs`` and
-    the like) are passed on, the others are fixed by the checkpoint.
+    The output folder must be empty, new, or a polytag run's folder, unless ``overwrite`` (see
+    :func:`check_output_folder`). The resolved config is written to ``<output>/config.yaml`` before
+    training starts (so a crashed or interrupted run still records its settings) and stored inside
+    every model file the run saves. With ``resume`` the model is built from the config exactly as
+    before and training continues from the checkpoint; trainer options the config sets that a resumed
+    run may change (``max_epochs`` and the like) are passed on, the others are fixed by the checkpoint.
+    An interrupted run (Ctrl-C, SIGTERM) returns with ``interrupted`` and ``signal`` set.
     """
     from polytag.training import ModelTrainer
     from polytag.training.distributed import is_main_process
+    from polytag.training.interrupt import TrainingTerminated
     from polytag.training.options import RESUME_OVERRIDES
+    from polytag.training.outputs import CONFIG, RunFolder
 
     main = is_main_process()  # under torchrun: only rank 0 writes files and prints
     if not main:
@@ -60,8 +85,10 @@ def run_train(
     raw, source = load_config(config_path, overrides)
     resolved = resolve_config(raw, source, output=output)
     out = Path(resolved["output"])
-    out.mkdir(parents=True, exist_ok=True)
     if main:
+        check_output_folder(out, overwrite)
+        out.mkdir(parents=True, exist_ok=True)
+        RunFolder(out).claim(CONFIG)
         save_resolved(resolved, out)
         log.info("resolved config written to %s", out / "config.yaml")
 
@@ -70,13 +97,16 @@ def run_train(
     trainer = ModelTrainer(model, corpus)
     options = dict(resolved["trainer"])
     method = options.pop("method")
-    if resume is not None:
-        given = raw.get("trainer") or {}
-        changes = {k: options[k] for k in given if k in RESUME_OVERRIDES and k in options}
-        changes["base_path"] = out
-        result = trainer.resume(resume, **changes)
-    else:
-        result = getattr(trainer, method)(out, **options)
+    try:
+        if resume is not None:
+            given = raw.get("trainer") or {}
+            changes = {k: options[k] for k in given if k in RESUME_OVERRIDES and k in options}
+            changes["base_path"] = out
+            result = trainer.resume(resume, overwrite=overwrite, **changes)
+        else:
+            result = getattr(trainer, method)(out, overwrite=overwrite, **options)
+    except TrainingTerminated as stop:  # SIGTERM: everything is saved; report, then exit 143
+        result = stop.result
     saved = model_files(out)
     if not main:
         return {"output": str(out), "models": [str(p) for p in saved], **result}
@@ -95,10 +125,29 @@ def run_train(
         if result.get("dev_score_history"):
             print(f"dev scores by epoch: {', '.join(f'{s:.4f}' for s in result['dev_score_history'])}")
         if result.get("interrupted"):
-            print("training was interrupted; continue with --resume " + str(out / "checkpoints"))
+            print(
+                f"training was interrupted ({result.get('signal') or 'SIGINT'}): the model is "
+                f"interrupted-model.pt; continue with --resume {out / 'checkpoints'}",
+                file=sys.stderr,
+            )
         else:
             print(f"test score: {result.get('test_score', 0.0):.4f}")
     return summary
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """``polytag train`` (not ``--check``): train here or under torchrun; returns the exit code, which
+    is 130 after Ctrl-C and 143 after SIGTERM (the model is then ``interrupted-model.pt``)."""
+    from polytag.training.interrupt import EXIT_CODES
+
+    if wants_launch(args):
+        return launch_train(args)
+    summary = run_train(
+        args.config, args.overrides, args.output, args.resume, args.json, getattr(args, "overwrite", False)
+    )
+    if not summary.get("interrupted"):
+        return 0
+    return EXIT_CODES.get(summary.get("signal") or "SIGINT", EXIT_CODES["SIGINT"])
 
 
 # -- --nproc: data-parallel training through torchrun ----------------------------------------------------
@@ -124,6 +173,7 @@ def torchrun_command(
     print_json: bool = False,
     launch: dict[str, Any] | None = None,
     flags: Sequence[str] = (),
+    overwrite: bool = False,
 ) -> list[str]:
     """The command that runs ``polytag train`` on ``nproc`` processes of this machine under torchrun.
 
@@ -152,6 +202,8 @@ def torchrun_command(
         command += ["--resume", str(resume)]
     if print_json:
         command.append("--json")
+    if overwrite:
+        command.append("--overwrite")
     return command
 
 
@@ -189,6 +241,7 @@ def launch_train(args: argparse.Namespace) -> int:
         args.json,
         {key: getattr(args, key, None) for key in LAUNCH_OPTIONS},
         flags,
+        getattr(args, "overwrite", False),
     )
     print("launching: " + " ".join(command[1:]), file=sys.stderr)
     process = subprocess.Popen(command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -10,22 +11,48 @@ from typing import Any
 
 from polytag.data.dictionary import Dictionary
 from polytag.data.sentence import Sentence, Span
+from polytag.errors import PolytagError
 
 log = logging.getLogger("polytag")
 
 DEFAULT_SEED = 42
 
 
+class CorpusError(PolytagError, ValueError):
+    """A corpus that cannot be trained on as asked (an empty train split, no label of the asked type);
+    the message names the corpus file (or the corpus, when its split was not read from a file)."""
+
+
+def split_source(data: Any) -> str | None:
+    """The file(s) a split was read from, when the dataset knows (``path`` or ``source``), else None."""
+    if data is None:
+        return None
+    for attribute in ("source", "path"):
+        value = getattr(data, attribute, None)
+        if isinstance(value, (str, os.PathLike)):
+            return str(value)
+    parts = getattr(data, "datasets", None)  # ConcatDataset
+    if parts is None:
+        inner = getattr(data, "dataset", None)  # SubsetDataset, LabelledView
+        parts = [] if inner is None else [inner]
+    found = [name for name in (split_source(part) for part in parts) if name]
+    return ", ".join(dict.fromkeys(found)) or None
+
+
 class SentenceDataset:
     """A list of sentences with the ``__len__``/``__getitem__`` protocol torch's loaders use.
 
-    Flair's name for it, :class:`FlairDatapointDataset`, is the same class.
+    Flair's name for it, :class:`FlairDatapointDataset`, is the same class. ``source`` is the file the
+    sentences were read from, for error messages (see :func:`split_source`).
     """
 
-    def __init__(self, datapoints: Sentence | Iterable[Sentence]) -> None:
+    def __init__(
+        self, datapoints: Sentence | Iterable[Sentence], source: str | os.PathLike | None = None
+    ) -> None:
         if isinstance(datapoints, Sentence):
             datapoints = [datapoints]
         self.sentences: list[Sentence] = list(datapoints)
+        self.source = None if source is None else str(source)
 
     def __len__(self) -> int:
         return len(self.sentences)
@@ -236,6 +263,16 @@ class Corpus:
                 setattr(self, split, SubsetDataset(data, keep))
         return self
 
+    def source(self, split: str = "train") -> str:
+        """Where a split came from, for messages: its file(s), or the corpus's name."""
+        return split_source(getattr(self, f"_{split}", None)) or f"corpus '{self.name}' ({split} split)"
+
+    def require_train(self) -> None:
+        """Raise :class:`CorpusError` (naming the train file) unless the train split has sentences."""
+        if self._train is None or len(self._train) == 0:
+            where = self.source("train")
+            raise CorpusError(f"{where}: the train split has no sentences; expected at least one")
+
     def get_all_sentences(self) -> ConcatDataset:
         return ConcatDataset([self._train, self._dev, self._test])
 
@@ -268,13 +305,14 @@ class Corpus:
         ``<unk>`` is added exactly when ``add_unk`` is True; values seen fewer than ``min_count``
         times are left out (they then map to ``<unk>`` if it exists).
         """
+        self.require_train()
         splits = [self._train] + ([self._dev, self._test] if add_dev_test else [])
         counts, multi_label, span_labels = self._label_counts(label_type, splits)
         if not counts:
-            raise ValueError(
-                f"Corpus '{self.name}' has no label of type '{label_type}' in its "
-                f"{'splits' if add_dev_test else 'train split'}; label types present: "
-                f"{sorted(self.label_types())}"
+            raise CorpusError(
+                f"{self.source('train')}: no label of type '{label_type}' in the "
+                f"{'train, dev and test splits' if add_dev_test else 'train split'}; expected at least one "
+                f"sentence labelled '{label_type}' (label types present: {sorted(self.label_types())})"
             )
         dictionary = Dictionary(add_unk=add_unk)
         for value, count in counts.most_common():

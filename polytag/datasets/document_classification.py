@@ -83,7 +83,8 @@ class CSVClassificationCorpus(Corpus):
                     delimiter=delimiter,
                     encoding=encoding,
                     use_tokenizer=use_tokenizer,
-                )
+                ),
+                source=path,
             )
 
         self.label_type = label_type
@@ -125,7 +126,8 @@ class ClassificationCorpus(Corpus):
                     use_tokenizer=use_tokenizer,
                     encoding=encoding,
                     label_name_map=label_name_map,
-                )
+                ),
+                source=path,
             )
 
         self.label_type = label_type

@@ -250,9 +250,9 @@ def save_checkpoint(root: str | os.PathLike, name: str, data: CheckpointData, ke
     _fsync_dir(root)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    for previous in _complete_checkpoints(root)[: -max(1, keep)]:
-        if previous != final:
-            shutil.rmtree(previous, ignore_errors=True)
+    for older in _complete_checkpoints(root)[: -max(1, keep)]:
+        if older != final:
+            shutil.rmtree(older, ignore_errors=True)
     return final
 
 

@@ -81,7 +81,7 @@ class LossModule(torch.nn.Module):
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
-        self.model = model
+        self.model: Any = model  # a polytag model: forward_loss is not known to torch's typing
 
     def _zero(self) -> torch.Tensor:
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -177,7 +177,8 @@ class Distributed:
         buffers = "forward_sync_buffers"
         if buffers not in _parameters(ddp_class):
             buffers = "broadcast_buffers"
-        ddp = ddp_class(LossModule(model), device_ids=None, find_unused_parameters=True, **{buffers: False})
+        options: dict[str, Any] = {buffers: False}
+        ddp = ddp_class(LossModule(model), device_ids=None, find_unused_parameters=True, **options)
         ddp.register_comm_hook(dist.group.WORLD, _sum_allreduce_hook)
         return ddp
 
@@ -264,7 +265,7 @@ def _destroy_group() -> None:
 
 
 def _parameters(cls: type) -> set[str]:
-    return set(inspect.signature(cls.__init__).parameters)
+    return set(inspect.signature(cls.__init__).parameters)  # type: ignore[misc]  # the class's own
 
 
 def _result_summary(result: Any) -> dict[str, Any]:

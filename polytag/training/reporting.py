@@ -225,3 +225,25 @@ class TensorBoard:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+class EpochClock:
+    """Time and sentence counts of the running epoch, for the periodic log line (10 per epoch)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.every = max(1, total // 10)
+        self.start = time.perf_counter()
+        self.sentences = 0
+
+    def count(self, sentences: int) -> None:
+        self.sentences += sentences
+
+    def should_log(self, done: int) -> bool:
+        return done % self.every == 0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def rate(self) -> float:
+        return self.sentences / max(self.elapsed(), 1e-9)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,9 +16,9 @@ from typing import Any
 import torch
 
 from polytag.data import ConcatDataset, SubsetDataset
+from polytag.data.corpus import CorpusError, split_source
 from polytag.training.batching import BatchPlan, ShuffleSampler
 from polytag.training.checkpoint import (
-    CHECKPOINT_DIR,
     CheckpointData,
     capture_rng,
     checkpoint_name,
@@ -31,6 +30,16 @@ from polytag.training.checkpoint import (
 from polytag.training.distributed import Distributed, gather_rank_rng, rank_rng, seed_everything
 from polytag.training.memory import release_free_memory
 from polytag.training.options import TrainingConfig, resolve_optimizer
+from polytag.training.outputs import (
+    BEST_MODEL,
+    CHECKPOINTS,
+    CURVES,
+    FINAL_MODEL,
+    INTERRUPTED_MODEL,
+    LOSS_FILE,
+    TEST_FILE,
+    RunFolder,
+)
 from polytag.training.reporting import LossFile, TensorBoard
 from polytag.training.schedule import AnnealOnPlateau, ConstantSchedule, LinearWarmupSchedule, Schedule
 from polytag.training.step import Precision, StepRunner
@@ -101,6 +110,7 @@ class Extras:
     optimizer_cls: Any = None
     gold_label_dictionary: Any = None
     resumed_from: str | None = None
+    overwrite: bool = False  # may replace files in base_path that no run there wrote
 
 
 def parameter_groups(model: Any, learning_rate: float, decoder_learning_rate: float | None) -> list[dict]:
@@ -131,33 +141,28 @@ class TrainingRun:
         extras: Extras,
         checkpoint: CheckpointData | None = None,
         distributed: Distributed | None = None,
+        outputs: RunFolder | None = None,
     ) -> None:
         self.distributed = distributed or Distributed.from_environment(model, config.device)
         main = self.distributed.is_main
+        # the folder's manifest: what this run may replace (checked by the trainer before it started)
+        self.outputs = outputs or RunFolder(config.base_path, write=main)
         self.model = model
         self.corpus = corpus
         self.config = config
         self.extras = extras
         self.base_path = Path(config.base_path)
         self.base_path.mkdir(parents=True, exist_ok=True)
-        self.checkpoint_root = self.base_path / CHECKPOINT_DIR
+        self.checkpoint_root = self.base_path / CHECKPOINTS
         self.resumed = checkpoint is not None
         self.interrupted = False
+        self.stop_signal: str | None = None  # "SIGINT" or "SIGTERM" once a signal stopped the run
         self.started = time.time()
 
         self.device = self.distributed.device
         model.to(self.device)
-        rank = self.distributed.rank
-        if config.seed is not None and checkpoint is None:
-            seed_everything(config.seed + rank)  # rank 0 as a single process; other ranks other dropout
-        sampler_seed = config.seed if config.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
-        sampler_seed = int(self.distributed.broadcast_object(sampler_seed))  # every rank: the same batches
-        if config.seed is None and checkpoint is None and self.distributed.enabled:
-            seed_everything(sampler_seed + rank)
-
+        sampler_seed = self._seed(fresh=checkpoint is None)
         self.data = self._train_data()
-        if len(self.data) == 0:
-            raise ValueError("the corpus has no training sentences")
         weights = model.sample_weights(self.data) if hasattr(model, "sample_weights") else None
         self.sampler = ShuffleSampler(
             len(self.data), sampler_seed, config.shuffle, config.shuffle_first_epoch, weights
@@ -172,7 +177,7 @@ class TrainingRun:
         )
         self.eval_splits = self._evaluation_splits(sampler_seed)
 
-        optimizer_cls = resolve_optimizer(config.optimizer, extras.optimizer_cls)
+        optimizer_cls: Any = resolve_optimizer(config.optimizer, extras.optimizer_cls)
         groups = parameter_groups(model, config.learning_rate, config.decoder_learning_rate)
         self.optimizer = optimizer_cls(
             groups, lr=config.learning_rate, **fast_optimizer_kwargs(optimizer_cls, config.optimizer_kwargs)
@@ -180,11 +185,13 @@ class TrainingRun:
         self.schedule: Schedule = self._schedule()
         self.precision = Precision(self.device, config.use_amp)
         self.state = RunState()
-        self.loss_file = LossFile(self.base_path / "loss.tsv", config.create_loss_file and main)
+        self.loss_file = LossFile(self.base_path / LOSS_FILE, config.create_loss_file and main)
+        if main:
+            self._clear_stale_outputs(fresh=checkpoint is None and config.start_epoch == 0)
+        if config.create_loss_file and main:
+            self.outputs.claim(LOSS_FILE)  # after the clearing, which unlists what it removes
         if checkpoint is not None:
             self._restore(checkpoint)
-        elif main:
-            self._fresh_start()
         # after the restore: DDP (distributed runs) starts from the weights every rank now holds
         self.stepper = StepRunner(
             model,
@@ -204,13 +211,29 @@ class TrainingRun:
         self.record_every = max(1, self.plan.num_batches(self.sampler.epoch) // STEP_RECORDS_PER_EPOCH)
 
     # -- setup -----------------------------------------------------------------------------------------
+    def _seed(self, fresh: bool) -> int:
+        """Seed the random streams of a fresh run; returns the sampler's seed (the same on every rank)."""
+        config, rank = self.config, self.distributed.rank
+        if config.seed is not None and fresh:
+            seed_everything(config.seed + rank)  # rank 0 as a single process; other ranks other dropout
+        sampler_seed = config.seed if config.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
+        sampler_seed = int(self.distributed.broadcast_object(sampler_seed))  # every rank: the same batches
+        if config.seed is None and fresh and self.distributed.enabled:
+            seed_everything(sampler_seed + rank)
+        return sampler_seed
+
     def _train_data(self) -> Any:
+        """The sentences trained on (train, plus dev/test when asked); refuses an empty train split."""
         parts = [self.corpus.train]
         if self.config.train_with_dev and self.corpus.dev:
             parts.append(self.corpus.dev)
         if self.config.train_with_test and self.corpus.test:
             parts.append(self.corpus.test)
-        return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+        data = parts[0] if len(parts) == 1 else ConcatDataset(parts)
+        if data is None or len(data) == 0:
+            where = split_source(self.corpus.train) or f"corpus '{getattr(self.corpus, 'name', 'corpus')}'"
+            raise CorpusError(f"{where}: the train split has no sentences; expected at least one")
+        return data
 
     def _evaluation_splits(self, seed: int) -> dict[str, Any]:
         splits: dict[str, Any] = {}
@@ -243,18 +266,25 @@ class TrainingRun:
             )
         return ConstantSchedule()
 
-    def _fresh_start(self) -> None:
-        if self.config.start_epoch == 0:
-            for stale in self.base_path.glob("best-model*.pt"):
-                stale.unlink()
-            if self.checkpoint_root.exists():
-                previous = self.base_path / f"{CHECKPOINT_DIR}.previous"
-                shutil.rmtree(previous, ignore_errors=True)
-                self.checkpoint_root.rename(previous)
-                log.warning("a new run in %s: moved the old checkpoints to %s", self.base_path, previous)
-            if self.loss_file.path.exists():
-                self.loss_file.path.unlink()
-                self.loss_file.columns = None
+    def _clear_stale_outputs(self, fresh: bool) -> None:
+        """Remove what earlier runs here wrote that would mislead once this one starts (only names the
+        manifest lists; never a user's file): any run drops the old final or interrupted model (one of
+        them is written again when this run ends); a fresh run (not resumed, ``epoch=0``) also drops
+        the old best and per-epoch models, ``loss.tsv``, ``test.tsv`` and the curves, and moves the old
+        checkpoints aside to ``checkpoints.previous``."""
+        outputs = self.outputs
+        stale = [FINAL_MODEL, INTERRUPTED_MODEL]
+        if fresh:
+            stale += [BEST_MODEL, TEST_FILE, CURVES, *outputs.own_epoch_models()]
+        for name in stale:
+            outputs.remove_own(name)
+        if not fresh:
+            return
+        moved = outputs.set_aside(CHECKPOINTS)
+        if moved is not None:
+            log.warning("a new run in %s: moved the old checkpoints to %s", self.base_path, moved)
+        if outputs.remove_own(LOSS_FILE):
+            self.loss_file.columns = None
 
     def _restore(self, data: CheckpointData) -> None:
         saved = data.state
@@ -337,6 +367,7 @@ class TrainingRun:
         data = self.checkpoint_data()
         if not self.distributed.is_main:
             return self.checkpoint_root / checkpoint_name(self.state.global_step)
+        self.outputs.claim(CHECKPOINTS)
         path = save_checkpoint(
             self.checkpoint_root,
             checkpoint_name(self.state.global_step),

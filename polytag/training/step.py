@@ -39,6 +39,8 @@ class NonFiniteLoss(Exception):
     def __init__(self, value: float) -> None:
         super().__init__(value)
         self.value = value
+        # (epoch, batch index, batches in the epoch, global step, sentences): set by the loop
+        self.where: tuple[Any, ...] = ()
 
 
 class Precision:
@@ -107,7 +109,7 @@ class StepRunner:
         length_fn: Any = None,
     ) -> None:
         """``max_padded`` / ``length_fn``: passes of at most that many padded subtokens (``padding.py``)."""
-        self.model = model
+        self.model: Any = model  # a polytag model: forward_loss is not known to torch's typing
         self.max_padded = max_padded
         self.length_fn = length_fn
         self.optimizer = optimizer

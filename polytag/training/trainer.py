@@ -11,16 +11,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from polytag.training import plots
+from polytag.training.banner import start_lines
 from polytag.training.checkpoint import load_checkpoint
 from polytag.training.distributed import Distributed
-from polytag.training.interrupt import InterruptGuard, TrainingInterrupted
+from polytag.training.endings import finish, on_interrupt, on_non_finite
+from polytag.training.interrupt import InterruptGuard, TrainingInterrupted, TrainingTerminated
 from polytag.training.memory import TRIM_EVERY_STEPS, release_free_memory
 from polytag.training.options import (
     RESUME_OVERRIDES,
@@ -32,26 +32,20 @@ from polytag.training.options import (
     resolve_optimizer,
     split_extra_arguments,
 )
-from polytag.training.reporting import (
-    LINE,
-    LogSetup,
-    Progress,
-    epoch_line,
-    epoch_row,
-    format_lr,
-    split_line,
-    task_lines,
-)
+from polytag.training.outputs import CHECKPOINTS, FINAL_MODEL, LOG_FILE, RunFolder, epoch_model_name
+from polytag.training.reporting import LINE, EpochClock, LogSetup, Progress, epoch_line, epoch_row, format_lr
 from polytag.training.run import Extras, TrainingRun
-from polytag.training.schedule import AnnealOnPlateau
-from polytag.training.step import NonFiniteLoss, NonFiniteLossError
+from polytag.training.saving import save_model
+from polytag.training.scoring import anneal, consider_best, evaluate
+from polytag.training.step import NonFiniteLoss
 
 log = logging.getLogger("polytag")
 
 PathLike = str | os.PathLike
 
-# Keyword arguments of the public methods that fill the run's configuration.
-_CALL_ARGUMENTS = (
+# Keyword arguments of the public methods that fill the run's configuration (train_custom takes them as
+# **kwargs; the config schema reads this set).
+CALL_ARGUMENTS = (
     {f.name for f in dataclasses.fields(TrainingConfig)}
     | {
         "epoch",
@@ -70,6 +64,7 @@ _CALL_ARGUMENTS = (
     "checkpoint_every",
     "checkpoint_unit",
 }
+_CALL_ARGUMENTS = CALL_ARGUMENTS  # the older private name, still imported by polytag/cli/config.py
 
 
 class ModelTrainer:
@@ -142,6 +137,13 @@ class ModelTrainer:
         in bf16 (fp16 with a grad scaler where bf16 is unsupported). Other keyword arguments go to the
         optimizer (e.g. ``weight_decay``) or, for Flair arguments without meaning here, are logged as
         ignored. Returns ``{"test_score", "dev_score_history", "train_loss_history", "dev_loss_history"}``.
+
+        The run replaces only files that runs in ``base_path`` wrote (listed in ``polytag-run.json``), so
+        calling it again on the same folder works; it refuses to start if the folder holds a file of an
+        output name that it did not write, unless ``overwrite=True``. Ctrl-C stops after the current
+        step: a checkpoint and ``interrupted-model.pt`` are saved and the result says
+        ``"interrupted": True``; SIGTERM does the same and then raises ``TrainingTerminated``
+        (``SystemExit(143)``). See docs/training.md, "Output folder" and "Stopping a run".
         """
         return self._start("fine_tune", locals())
 
@@ -230,8 +232,10 @@ class ModelTrainer:
         The trainer's model must have the architecture that was trained (build it as the script did);
         its weights, the optimizer, schedule, sampler position and all random states come from the
         checkpoint, so the run ends as an uninterrupted one would. ``overrides`` may change run-level
-        settings such as ``max_epochs`` or ``base_path`` (see ``RESUME_OVERRIDES``).
+        settings such as ``max_epochs`` or ``base_path`` (see ``RESUME_OVERRIDES``), and
+        ``overwrite=True`` lets it replace files in ``base_path`` that no run there wrote.
         """
+        overwrite = bool(overrides.pop("overwrite", False))
         folder, data = load_checkpoint(checkpoint)
         config = TrainingConfig.from_dict(data.state["config"])
         for key, value in overrides.items():
@@ -241,7 +245,7 @@ class ModelTrainer:
                 setattr(config, key, str(value) if key in ("base_path", "tensorboard_log_dir") else value)
             else:
                 raise TypeError(f"resume() cannot change '{key}'; it is fixed by the checkpoint")
-        extras = Extras(optimizer, gold_label_dictionary_for_eval, resumed_from=str(folder))
+        extras = Extras(optimizer, gold_label_dictionary_for_eval, str(folder), overwrite)
         return self._execute(config, extras, data)
 
     # -- argument handling -------------------------------------------------------------------------------
@@ -249,7 +253,8 @@ class ModelTrainer:
         args = dict(arguments)
         args.pop("self")
         extra = dict(args.pop("kwargs"))
-        for key in [k for k in extra if k in _CALL_ARGUMENTS]:  # train_custom takes them as **kwargs
+        overwrite = bool(extra.pop("overwrite", False))
+        for key in [k for k in extra if k in CALL_ARGUMENTS]:  # train_custom takes them as **kwargs
             args[key] = extra.pop(key)
         optimizer_cls = resolve_optimizer(optimizer_name(args["optimizer"]), args["optimizer"])
         legacy_checkpoint = extra.pop("checkpoint", None)  # Flair <= 0.12: checkpoint every epoch
@@ -259,7 +264,7 @@ class ModelTrainer:
             log.info("ignoring plugins=%r: trainer plugins are not supported", plugins)
         log_ignored(ignored)
         every, unit = parse_every(args.pop("save_checkpoint_every", 0) or (1 if legacy_checkpoint else 0))
-        extras = Extras(optimizer_cls, args.pop("gold_label_dictionary_for_eval", None))
+        extras = Extras(optimizer_cls, args.pop("gold_label_dictionary_for_eval", None), overwrite=overwrite)
         tensorboard_dir = args.pop("tensorboard_log_dir", None)
         schedule = {"fine_tune": "linear", "train": "anneal"}.get(mode, "none")
         if not args.pop("attach_default_scheduler", True):
@@ -284,32 +289,49 @@ class ModelTrainer:
     # -- the run -----------------------------------------------------------------------------------------
     def _execute(self, config: TrainingConfig, extras: Extras, checkpoint: Any = None) -> dict[str, Any]:
         base_path = Path(config.base_path)
-        base_path.mkdir(parents=True, exist_ok=True)
         # under torchrun: join the process group (data-parallel training, see distributed.py)
         distributed = Distributed.from_environment(self.model, config.device)
         finished = False
         try:
+            outputs = self._claim_folder(base_path, config, extras, distributed.is_main)
+            # SIGTERM is left to torchrun's own handling in a distributed run
             with (
                 LogSetup(base_path, config.create_file_logs, main=distributed.is_main),
-                InterruptGuard() as guard,
+                InterruptGuard(sigterm=not distributed.enabled) as guard,
             ):
-                run = TrainingRun(self.model, self.corpus, config, extras, checkpoint, distributed)
+                run = TrainingRun(self.model, self.corpus, config, extras, checkpoint, distributed, outputs)
                 try:
-                    self._log_start(run)
+                    for line in start_lines(run):
+                        log.info(line)
                     self._train_loop(run, guard)
                     run.release_optimizer_state()
-                    self._save_model(run, "final-model.pt", config.save_final_model)
+                    save_model(run, FINAL_MODEL, config.save_final_model)
                 except TrainingInterrupted:
-                    self._on_interrupt(run)
+                    on_interrupt(run, guard.signal_name)
                 except NonFiniteLoss as bad:
-                    raise self._on_non_finite(run, bad) from None
+                    raise on_non_finite(run, bad) from None
                 finally:
                     run.close()
-                result = self._finish(run)
+                result = finish(run)
                 finished = True
-                return result
         finally:
             distributed.close(barrier=finished)
+        if result["signal"] == "SIGTERM":  # the process was asked to end: end it, now that all is saved
+            raise TrainingTerminated(result)
+        return result
+
+    @staticmethod
+    def _claim_folder(base_path: Path, config: TrainingConfig, extras: Extras, main: bool) -> RunFolder:
+        """The run's folder, checked before anything is written: it refuses files it did not write."""
+        base_path.mkdir(parents=True, exist_ok=True)
+        outputs = RunFolder(base_path, write=main)
+        resumed = Path(extras.resumed_from) if extras.resumed_from else None
+        if resumed is not None and resumed.parent.resolve() == (base_path / CHECKPOINTS).resolve():
+            outputs.claim(CHECKPOINTS)  # continuing in the folder of the checkpoint itself
+        outputs.check(extras.overwrite)
+        if config.create_file_logs:
+            outputs.claim(LOG_FILE)
+        return outputs
 
     def _train_loop(self, run: TrainingRun, guard: InterruptGuard) -> None:
         while run.sampler.epoch <= run.config.max_epochs and not run.state.stop:
@@ -324,7 +346,7 @@ class ModelTrainer:
         self.model.train()
         log.info(LINE)
         progress = Progress(epoch, total, run.sampler.index, run.config.progress_bar and distributed.is_main)
-        clock = _EpochClock(total)
+        clock = EpochClock(total)
         try:
             while run.sampler.index < total:
                 if run.stop_agreed if distributed.enabled else guard.requested:
@@ -348,7 +370,7 @@ class ModelTrainer:
         finally:
             progress.close()
 
-    def _after_step(self, run: TrainingRun, clock: _EpochClock) -> None:
+    def _after_step(self, run: TrainingRun, clock: EpochClock) -> None:
         """Work that happens every so many steps (never every step): log line, evaluation, checkpoint."""
         done, step, config = run.sampler.index, run.state.global_step, run.config
         if clock.should_log(done):
@@ -358,7 +380,7 @@ class ModelTrainer:
                 f"{format_lr(run.learning_rates())}"
             )
         if config.eval_every_steps and step % config.eval_every_steps == 0 and done < clock.total:
-            self._evaluate(run, epoch_end=False)
+            evaluate(run, epoch_end=False)
         if run.checkpoint_due("step", step):
             run.save_checkpoint()
 
@@ -372,257 +394,13 @@ class ModelTrainer:
         run.state.history["epochs"].append(
             {"epoch": epoch, "step": run.state.global_step, "train_loss": train_loss, "lr": lrs[0]}
         )
-        results = self._evaluate(run, epoch_end=True)
+        results = evaluate(run, epoch_end=True)
         if "dev" not in results:
-            self._consider_best(run, train_loss, higher_is_better=False)
-        self._anneal(run, results, train_loss)
+            consider_best(run, train_loss, higher_is_better=False)
+        anneal(run, results, train_loss)
         run.loss_file.write(epoch_row(epoch, lrs[0], train_loss, results))
         if config.save_model_each_k_epochs and epoch % config.save_model_each_k_epochs == 0:
-            self._save_model(run, f"model_epoch_{epoch}.pt", True)
+            save_model(run, epoch_model_name(epoch))
         run.finish_epoch()
         if run.checkpoint_due("epoch", epoch):
             run.save_checkpoint()
-
-    def _evaluate(self, run: TrainingRun, epoch_end: bool) -> dict[str, Any]:
-        """Evaluate the monitored splits (rank 0 of a distributed run; the others get the scores)."""
-        config, metric = run.config, run.config.metric
-        main = run.distributed.is_main
-        results: dict[str, Any] = {}
-        for split, data in run.eval_splits.items() if main else ():
-            result = self.model.evaluate(
-                data,
-                gold_label_type=self.model.label_type,
-                mini_batch_size=config.eval_batch_size,
-                out_path=None,
-                return_loss=True,
-                main_evaluation_metric=metric,
-                exclude_labels=config.exclude_labels,
-                gold_label_dictionary=run.extras.gold_label_dictionary,
-                embedding_storage_mode="none",
-            )
-            for line in task_lines(result, metric):
-                log.info(line)
-            log.info(split_line(split, result, metric))
-            results[split] = result
-        results = run.distributed.share_results(results)
-        for split, result in results.items():
-            self._record_evaluation(run, split, result, epoch_end)
-        if "dev" in results:
-            self._consider_best(run, results["dev"].main_score, higher_is_better=True)
-        if results and config.plot_training_curves:
-            run.state.history["metric"] = f"{metric[1]} ({metric[0]})"
-        if results and config.plot_training_curves and main:
-            plots.plot_training_curves(run.base_path / "training-curves.png", run.state.history)
-        self.model.train()
-        return results
-
-    @staticmethod
-    def _record_evaluation(run: TrainingRun, split: str, result: Any, epoch_end: bool) -> None:
-        task_results = getattr(result, "task_results", None) or {}
-        tasks = {task_id: task.main_score for task_id, (_, task) in task_results.items()}
-        run.state.history["evaluations"].append(
-            {
-                "split": split,
-                "epoch": run.sampler.epoch,
-                "step": run.state.global_step,
-                "epoch_end": epoch_end,
-                "score": result.main_score,
-                "loss": result.loss,
-                "tasks": tasks,
-            }
-        )
-        run.tensorboard.scalar(f"{split}/score", result.main_score, run.state.global_step)
-        run.tensorboard.scalar(f"{split}/loss", result.loss, run.state.global_step)
-        for task_id, score in tasks.items():
-            run.tensorboard.scalar(f"{split}/{task_id}/score", score, run.state.global_step)
-
-    def _consider_best(self, run: TrainingRun, score: float, higher_is_better: bool) -> None:
-        best = run.state.best_score
-        if best is not None and (score <= best if higher_is_better else score >= best):
-            return
-        run.state.best_score = score
-        if run.config.saves_best_model:
-            log.info("saving best model")
-            self._save_model(run, "best-model.pt", True)
-
-    def _anneal(self, run: TrainingRun, results: dict[str, Any], train_loss: float) -> None:
-        schedule = run.schedule
-        if not isinstance(schedule, AnnealOnPlateau):
-            return
-        if "dev" in results:
-            dev = results["dev"]
-            use_loss = run.config.anneal_against_dev_loss and dev.loss is not None
-            metric = dev.loss if use_loss else dev.main_score
-        else:
-            metric = train_loss
-        if schedule.step_epoch(metric):
-            log.info(LINE)
-            log.info("learning rate too small - quitting training!")
-            run.state.stop = True
-        elif schedule.annealed_last_epoch and run.config.anneal_with_restarts:
-            best = run.base_path / "best-model.pt"
-            if run.distributed.broadcast_object(best.exists()):  # rank 0 wrote it and decides
-                log.info("resetting to best model")
-                self._load_weights(best, run.distributed)
-
-    # -- saving, loading, endings -----------------------------------------------------------------------
-    def _save_model(self, run: TrainingRun, name: str, wanted: bool) -> None:
-        if wanted and not run.config.param_selection_mode and run.distributed.is_main:
-            self.model.save(run.base_path / name)
-
-    def _load_weights(self, path: Path, distributed: Distributed) -> None:
-        """Load a saved model's weights (rank 0 reads the file, the other ranks receive its weights)."""
-        if distributed.is_main:
-            loaded = type(self.model).load(path)
-            self.model.load_state_dict(loaded.state_dict())
-        distributed.broadcast_module(self.model)
-
-    def _on_interrupt(self, run: TrainingRun) -> None:
-        run.interrupted = True
-        log.info(LINE)
-        log.info("Exiting from training early.")
-        path = run.save_checkpoint()
-        if run.config.save_final_model:
-            log.info("Saving model ...")
-            self._save_model(run, "final-model.pt", True)
-        log.info("Done. Continue with ModelTrainer(model, corpus).resume(%r)", str(path))
-
-    def _on_non_finite(self, run: TrainingRun, bad: NonFiniteLoss) -> NonFiniteLossError:
-        epoch, batch, total, step, sentences = bad.where
-        path = run.save_checkpoint()
-        first = getattr(sentences[0], "to_tokenized_string", lambda: "")() if sentences else ""
-        return NonFiniteLossError(
-            f"training loss is {bad.value} at step {step} (epoch {epoch}, batch {batch + 1} of {total}, "
-            f"{len(sentences)} sentences, the first: {first[:80]!r}). A checkpoint with the state before "
-            f"this step is at {path}. Try a lower learning rate, max_grad_norm, or use_amp=False."
-        )
-
-    def _finish(self, run: TrainingRun) -> dict[str, Any]:
-        config = run.config
-        test_score = 0.0
-        if run.interrupted:
-            log.info("training was interrupted: no test evaluation")
-        elif config.evaluate_on_test and self.corpus.test and not config.train_with_test:
-            log.info(LINE)
-            best = run.base_path / "best-model.pt"
-            if run.distributed.broadcast_object(not config.use_final_model_for_eval and best.exists()):
-                log.info("Loading model from best epoch ...")
-                self._load_weights(best, run.distributed)
-            else:
-                log.info("Testing using last state of model ...")
-            score = self._test(run) if run.distributed.is_main else None
-            test_score = run.distributed.broadcast_object(score)
-        elif not self.corpus.test:
-            log.info("Test data not provided setting final score to 0")
-        history = run.state.history
-        dev = [e for e in history["evaluations"] if e["split"] == "dev" and e["epoch_end"]]
-        return {
-            "test_score": test_score,
-            "dev_score_history": [e["score"] for e in dev],
-            "dev_loss_history": [e["loss"] for e in dev],
-            "train_loss_history": [e["train_loss"] for e in history["epochs"]],
-            "best_score": run.state.best_score,
-            "interrupted": run.interrupted,
-        }
-
-    def _test(self, run: TrainingRun) -> float:
-        """The final test evaluation (writes ``test.tsv``); returns the main score."""
-        config = run.config
-        result = self.model.evaluate(
-            self.corpus.test,
-            gold_label_type=self.model.label_type,
-            mini_batch_size=config.eval_batch_size,
-            out_path=run.base_path / "test.tsv",
-            return_loss=False,
-            main_evaluation_metric=config.metric,
-            exclude_labels=config.exclude_labels,
-            gold_label_dictionary=run.extras.gold_label_dictionary,
-            embedding_storage_mode="none",
-        )
-        log.info(result.detailed_results)
-        log.info(LINE)
-        return float(result.main_score)
-
-    def _log_start(self, run: TrainingRun) -> None:
-        config = run.config
-        params = sum(p.numel() for p in self.model.parameters())
-        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        decoder = f" (decoder: {config.decoder_learning_rate})" if config.decoder_learning_rate else ""
-        batching = (
-            f'"{config.max_tokens_per_batch}" tokens per batch'
-            if config.max_tokens_per_batch
-            else f'"{config.mini_batch_size}"'
-        )
-        final = (
-            "model after last epoch (final-model.pt)"
-            if config.use_final_model_for_eval or not (config.saves_best_model)
-            else "model from best epoch (best-model.pt)"
-        )
-        lines = [
-            LINE,
-            f'Model: "{type(self.model).__name__}" ({params:,} parameters, {trainable:,} trainable)',
-            LINE,
-            f"{self.corpus}",
-            LINE,
-            f"Train:  {len(run.data)} sentences",
-            f"        (train_with_dev={config.train_with_dev}, train_with_test={config.train_with_test})",
-            LINE,
-            "Training Params:",
-            f' - learning_rate: "{config.learning_rate}"{decoder}',
-            f" - mini_batch_size: {batching}",
-            f' - max_epochs: "{config.max_epochs}"',
-            f' - shuffle: "{config.shuffle}"',
-            f' - optimizer: "{config.optimizer}", schedule: "{config.schedule}"',
-            LINE,
-            f"Final evaluation on {final}",
-            f' - metric: "{tuple(config.metric)}"',
-            LINE,
-            "Computation:",
-            f" - compute on device: {run.device}",
-            *self._distributed_lines(run),
-            f" - precision: {run.precision.describe()}",
-            LINE,
-            f'Model training base path: "{run.base_path}"',
-        ]
-        if run.resumed:
-            lines.append(
-                f"Resumed from {run.extras.resumed_from} at epoch {run.sampler.epoch}, "
-                f"step {run.state.global_step}"
-            )
-        for line in lines:
-            log.info(line)
-
-    @staticmethod
-    def _distributed_lines(run: TrainingRun) -> list[str]:
-        distributed = run.distributed
-        if not distributed.enabled:
-            return []
-        config = run.config
-        tokens = config.max_tokens_per_batch
-        size = f"{tokens} tokens" if tokens else f"{config.mini_batch_size} sentences"
-        return [
-            f" - distributed: {distributed.world_size} processes ({distributed.backend}), each trains on its"
-            f" slice of every global batch ({size}); rank 0 evaluates and writes files",
-        ]
-
-
-class _EpochClock:
-    """Time and sentence counts of the running epoch, for the periodic log line (10 per epoch)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.every = max(1, total // 10)
-        self.start = time.perf_counter()
-        self.sentences = 0
-
-    def count(self, sentences: int) -> None:
-        self.sentences += sentences
-
-    def should_log(self, done: int) -> bool:
-        return done % self.every == 0
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def rate(self) -> float:
-        return self.sentences / max(self.elapsed(), 1e-9)
