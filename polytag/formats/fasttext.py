@@ -3,7 +3,7 @@
 The leading words that start with ``label_prefix`` are labels of ``label_type`` (value verbatim, without
 the prefix); the rest of the line is the text. A line without labels is an unlabelled sentence. Blank
 lines are skipped; a line with labels but no text is skipped with one warning per file giving the count
-and the first line number. The byte-level rules of :mod:`polytag.formats._io` apply (an undecodable or
+and the first line number. The byte-level rules of :mod:`polytag.formats.textio` apply (an undecodable or
 NUL byte, a ``\\r`` inside a line or a line longer than ``max_line_bytes`` raise
 :class:`~polytag.errors.FormatError` with the line; see ``docs/robustness.md``).
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 
 from polytag.data import Sentence
 from polytag.errors import FormatError
-from polytag.formats._io import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_lines
+from polytag.formats.spec import FormatSpec
+from polytag.formats.textio import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_lines
 
 log = logging.getLogger("polytag")
 
@@ -102,3 +103,14 @@ def write_fasttext_file(
             if index == 0 and line.startswith("\ufeff"):
                 out.write("\ufeff")  # the reader drops one byte-order mark at the start of the file
             out.write(line)
+
+
+FORMAT = FormatSpec(
+    name="fasttext",
+    extensions=(".fasttext",),
+    read=read_fasttext_file,
+    write=write_fasttext_file,
+    corpus="ClassificationCorpus",
+    description="__label__A text, one document a line",
+)
+"""The fastText format's record for :mod:`polytag.formats.registry`."""
