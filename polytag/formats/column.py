@@ -54,8 +54,9 @@ from polytag.formats.column_parse import (
     split_fields,
 )
 from polytag.formats.column_write import write_column_file
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS
 from polytag.formats.spec import FormatSpec
-from polytag.formats.textio import MAX_LINE_BYTES, PathLike, gc_paused
+from polytag.formats.textio import PathLike, gc_paused
 
 __all__ = [
     "FORMAT",
@@ -83,11 +84,13 @@ def read_column_file(
     label_name_map: dict[str, str] | None = None,
     skip_first_line: bool = False,
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> list[Sentence]:
     """Read a whole column file into labelled sentences (see the module docstring for the rules).
 
     ``label_name_map`` renames span types and token values (a span type mapped to ``"O"`` is dropped).
-    A line longer than ``max_line_bytes`` raises :class:`FormatError` without being read whole.
+    A line longer than ``max_line_bytes`` raises :class:`FormatError` without being read whole, and so
+    does a sentence of more than ``max_sentence_tokens`` lines, before its tokens are built.
     """
     cfg = ColumnSettings(
         path,
@@ -100,6 +103,7 @@ def read_column_file(
         label_name_map,
         skip_first_line,
         max_line_bytes,
+        max_sentence_tokens,
     )
     with gc_paused():
         blocks = list(parse_blocks(cfg))
@@ -119,6 +123,7 @@ def iter_column_file(
     label_name_map: dict[str, str] | None = None,
     skip_first_line: bool = False,
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> Iterator[Sentence]:
     """Like :func:`read_column_file`, but yields sentences one document at a time.
 
@@ -136,6 +141,7 @@ def iter_column_file(
         label_name_map,
         skip_first_line,
         max_line_bytes,
+        max_sentence_tokens,
     )
     span_cols = detect_span_columns(cfg, parse_blocks(cfg))
     for document in documents(cfg, parse_blocks(cfg), span_cols):

@@ -15,7 +15,8 @@ from polytag.formats.bytescan import COLUMN_BLANK, any_in, find_all, line_bounds
 from polytag.formats.column_build import ColumnBuilder
 from polytag.formats.column_parse import ColumnSettings, blocks_from_lines, detect_span_columns, split_fields
 from polytag.formats.indexed import IndexedSentenceFile
-from polytag.formats.textio import MAX_LINE_BYTES, PathLike, gc_paused
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS
+from polytag.formats.textio import PathLike, gc_paused
 
 log = logging.getLogger("polytag")
 
@@ -45,6 +46,7 @@ class IndexedColumnFile(IndexedSentenceFile):
         detect_sentences: int = 10_000,
         validate: bool = False,
         max_line_bytes: int = MAX_LINE_BYTES,
+        max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
     ) -> None:
         self._cfg = ColumnSettings(
             path,
@@ -57,6 +59,7 @@ class IndexedColumnFile(IndexedSentenceFile):
             label_name_map,
             skip_first_line,
             max_line_bytes,
+            max_sentence_tokens,
         )
         self._comment = None if comment_symbol is None else comment_symbol.encode(encoding)
         self._docsep = None if document_separator_token is None else document_separator_token.encode(encoding)

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from polytag.errors import FormatError
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS, too_many_tokens
 from polytag.formats.tags import check_scheme, is_span_tag
-from polytag.formats.textio import MAX_LINE_BYTES, PathLike, iter_line_chunks
+from polytag.formats.textio import PathLike, iter_line_chunks
 
 log = logging.getLogger("polytag")
 
@@ -42,6 +43,7 @@ class ColumnSettings:
         "label_name_map",
         "skip_first_line",
         "max_line_bytes",
+        "max_sentence_tokens",
         "named_cols",
     )
 
@@ -57,6 +59,7 @@ class ColumnSettings:
         label_name_map: dict[str, str] | None,
         skip_first_line: bool,
         max_line_bytes: int = MAX_LINE_BYTES,
+        max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
     ) -> None:
         self.path = Path(path)
         if not column_format:
@@ -86,6 +89,9 @@ class ColumnSettings:
         self.label_name_map = label_name_map or None
         self.skip_first_line = skip_first_line
         self.max_line_bytes = max_line_bytes
+        if max_sentence_tokens < 1:
+            raise ValueError(f"max_sentence_tokens must be positive, got {max_sentence_tokens}")
+        self.max_sentence_tokens = max_sentence_tokens
         self.named_cols = sorted(self.column_format)
 
     def label_columns(self) -> list[tuple[int, str]]:
@@ -130,6 +136,7 @@ def blocks_from_lines(
     min_cols = cfg.min_cols
     text_col = cfg.text_col
     path = cfg.path
+    max_tokens = cfg.max_sentence_tokens
     for first, lines in chunks:
         for line_no, line in enumerate(lines, first):
             if skip_first:
@@ -165,6 +172,8 @@ def blocks_from_lines(
                         raise FormatError(
                             path, line_no, f"empty {what} in column {c} (write _ for no value): {line!r}"
                         )
+            if len(rows) >= max_tokens:
+                raise too_many_tokens(path, line_no, max_tokens)
             rows.append(fields)
             line_nos.append(line_no)
     if rows:

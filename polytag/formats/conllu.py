@@ -38,8 +38,9 @@ from polytag.formats.conllu_parse import (
     build_sentence,
     parse_lines,
 )
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS
 from polytag.formats.spec import FormatSpec
-from polytag.formats.textio import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_line_chunks
+from polytag.formats.textio import PathLike, atomic_writer, gc_paused, iter_line_chunks
 
 __all__ = [
     "COMMENT_KEY",
@@ -54,10 +55,14 @@ __all__ = [
 
 
 def parse_file(
-    path: Path, encoding: str, max_line_bytes: int = MAX_LINE_BYTES
+    path: Path,
+    encoding: str,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> Iterator[SentenceParts | str | None]:
     """Yield sentences' parts, a document id (``str``) or None (a ``newdoc`` without id) when one starts."""
-    return parse_lines(path, iter_line_chunks(path, encoding, max_line_bytes=max_line_bytes))
+    chunks = iter_line_chunks(path, encoding, max_line_bytes=max_line_bytes)
+    return parse_lines(path, chunks, max_sentence_tokens)
 
 
 def iter_conllu_file(
@@ -66,6 +71,7 @@ def iter_conllu_file(
     encoding: str = "utf-8",
     extra_layers: bool = False,
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> Iterator[Sentence]:
     """Yield the sentences of a CoNLL-U file one document at a time (a document is linked first)."""
     path = Path(path)
@@ -74,7 +80,7 @@ def iter_conllu_file(
     doc_count = 0
     pending_id: str | None = None
     pending_new = False
-    events = parse_file(path, encoding, max_line_bytes)
+    events = parse_file(path, encoding, max_line_bytes, max_sentence_tokens)
     while True:
         with gc_paused():
             finished: list[Sentence] = []
@@ -113,12 +119,17 @@ def read_conllu_file(
     encoding: str = "utf-8",
     extra_layers: bool = False,
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> list[Sentence]:
     """Read a whole CoNLL-U file (see the module docstring for what becomes what)."""
     with gc_paused():
         return list(
             iter_conllu_file(
-                path, encoding=encoding, extra_layers=extra_layers, max_line_bytes=max_line_bytes
+                path,
+                encoding=encoding,
+                extra_layers=extra_layers,
+                max_line_bytes=max_line_bytes,
+                max_sentence_tokens=max_sentence_tokens,
             )
         )
 

@@ -10,7 +10,8 @@ from polytag.errors import FormatError
 from polytag.formats.bytescan import NEWDOC, RANGE_OR_EMPTY, line_bounds, lines_of, str_blank
 from polytag.formats.conllu_parse import SentenceParts, build_sentence, parse_lines
 from polytag.formats.indexed import IndexedSentenceFile
-from polytag.formats.textio import MAX_LINE_BYTES, PathLike
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS
+from polytag.formats.textio import PathLike
 
 __all__ = ["IndexedConlluFile"]
 
@@ -30,10 +31,12 @@ class IndexedConlluFile(IndexedSentenceFile):
         extra_layers: bool = False,
         validate: bool = False,
         max_line_bytes: int = MAX_LINE_BYTES,
+        max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
     ) -> None:
         self.extra_layers = extra_layers
         self._docs_seen = 0
         self._doc_ids: dict[int, str] = {}
+        self.max_sentence_tokens = max_sentence_tokens
         super().__init__(path, encoding, max_line_bytes)
         if validate:
             self.validate()
@@ -106,7 +109,9 @@ class IndexedConlluFile(IndexedSentenceFile):
     def _parse(self, index: int, text: str) -> Sentence:
         # the blank line that ends the block is added, so that errors found there read as in the file
         parts = [
-            e for e in parse_lines(self.path, [(1, text.split("\n") + [""])]) if isinstance(e, SentenceParts)
+            e
+            for e in parse_lines(self.path, [(1, text.split("\n") + [""])], self.max_sentence_tokens)
+            if isinstance(e, SentenceParts)
         ]
         if len(parts) != 1:
             raise FormatError(

@@ -12,6 +12,7 @@ from typing import Any
 
 from polytag.data import Sentence
 from polytag.errors import FormatError
+from polytag.formats.limits import MAX_SENTENCE_TOKENS, too_many_tokens
 
 MULTIWORD_KEY = "multiword_tokens"
 EMPTY_NODES_KEY = "empty_nodes"
@@ -50,7 +51,9 @@ class SentenceParts:
         self.first_line = 0
 
 
-def parse_lines(path: Path, chunks: Iterable[tuple[int, list[str]]]) -> Iterator[SentenceParts | str | None]:
+def parse_lines(
+    path: Path, chunks: Iterable[tuple[int, list[str]]], max_sentence_tokens: int = MAX_SENTENCE_TOKENS
+) -> Iterator[SentenceParts | str | None]:
     """The line rules of the format, shared by the whole-file and the per-sentence (lazy) readers.
 
     ``chunks`` yields ``(number of the first line, lines without their \\n)``; out come the events of
@@ -109,6 +112,8 @@ def parse_lines(path: Path, chunks: Iterable[tuple[int, list[str]]]) -> Iterator
                     raise FormatError(path, line_no, f"word ID {word_id!r} out of order; expected {n}")
                 if not parts.rows:
                     parts.first_line = line_no
+                elif n > max_sentence_tokens:
+                    raise too_many_tokens(path, line_no, max_sentence_tokens)
                 parts.rows.append(fields)
                 if n < parts.range_end:
                     parts.ws.append(0)

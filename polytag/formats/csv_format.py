@@ -24,8 +24,9 @@ from pathlib import Path
 
 from polytag.data import Sentence
 from polytag.errors import FormatError
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS, check_token_count
 from polytag.formats.spec import FormatSpec
-from polytag.formats.textio import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_line_chunks
+from polytag.formats.textio import PathLike, atomic_writer, gc_paused, iter_line_chunks
 
 log = logging.getLogger("polytag")
 
@@ -66,8 +67,10 @@ def read_csv_file(
     encoding: str = "utf-8",
     use_tokenizer: bool = True,
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> list[Sentence]:
-    """Read a CSV file into sentences with sentence labels (see the module docstring)."""
+    """Read a CSV file into sentences with sentence labels (see the module docstring); a text of more
+    than ``max_sentence_tokens`` tokens raises before it is tokenized."""
     path = Path(path)
     columns = {int(k): v for k, v in column_name_map.items()}
     text_cols, label_cols, meta_cols = _label_columns(columns, label_type)
@@ -97,6 +100,7 @@ def read_csv_file(
                 if not text:
                     empty_rows.append(start)
                     continue
+                check_token_count(path, start, text, max_sentence_tokens, use_tokenizer)
                 sentence = Sentence(text, use_tokenizer=use_tokenizer)
                 for c, typename in label_cols:
                     if row[c]:

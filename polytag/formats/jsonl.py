@@ -26,8 +26,9 @@ from pathlib import Path
 from polytag.data import Sentence, link_document
 from polytag.formats.jsonl_index import IndexedJsonlFile
 from polytag.formats.jsonl_parse import parse_jsonl_line
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS
 from polytag.formats.spec import FormatSpec
-from polytag.formats.textio import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_lines
+from polytag.formats.textio import PathLike, atomic_writer, gc_paused, iter_lines
 
 __all__ = [
     "FORMAT",
@@ -46,6 +47,7 @@ def iter_jsonl_file(
     label_type: str = "class",
     span_type: str = "ner",
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> Iterator[Sentence]:
     """Yield the sentences of a JSON-lines file, a document (run of equal ``document_id``) at a time."""
     path = Path(path)
@@ -53,7 +55,7 @@ def iter_jsonl_file(
     for line_no, line in iter_lines(path, encoding, max_line_bytes=max_line_bytes):
         if not line.strip():
             continue
-        sentence = parse_jsonl_line(path, line_no, line, label_type, span_type)
+        sentence = parse_jsonl_line(path, line_no, line, label_type, span_type, max_sentence_tokens)
         if document and (sentence.document_id is None or sentence.document_id != document[0].document_id):
             if document[0].document_id is not None:
                 link_document(document, document[0].document_id)
@@ -72,6 +74,7 @@ def read_jsonl_file(
     label_type: str = "class",
     span_type: str = "ner",
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> list[Sentence]:
     """Read a whole JSON-lines file (see the module docstring for the accepted forms)."""
     with gc_paused():
@@ -82,6 +85,7 @@ def read_jsonl_file(
                 label_type=label_type,
                 span_type=span_type,
                 max_line_bytes=max_line_bytes,
+                max_sentence_tokens=max_sentence_tokens,
             )
         )
 

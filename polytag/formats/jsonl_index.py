@@ -9,7 +9,8 @@ from polytag.data import Sentence
 from polytag.formats.bytescan import line_bounds, str_blank
 from polytag.formats.indexed import IndexedSentenceFile
 from polytag.formats.jsonl_parse import parse_jsonl_line
-from polytag.formats.textio import MAX_LINE_BYTES, PathLike
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS
+from polytag.formats.textio import PathLike
 
 __all__ = ["IndexedJsonlFile"]
 
@@ -30,9 +31,11 @@ class IndexedJsonlFile(IndexedSentenceFile):
         span_type: str = "ner",
         validate: bool = False,
         max_line_bytes: int = MAX_LINE_BYTES,
+        max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
     ) -> None:
         self.label_type = label_type
         self.span_type = span_type
+        self.max_sentence_tokens = max_sentence_tokens
         super().__init__(path, encoding, max_line_bytes)
         if validate:
             self.validate()
@@ -47,4 +50,6 @@ class IndexedJsonlFile(IndexedSentenceFile):
         return len(buf), (base + starts[keep], ends[keep] - starts[keep])
 
     def _parse(self, index: int, text: str) -> Sentence:
-        return parse_jsonl_line(self.path, 1, text.removesuffix("\r"), self.label_type, self.span_type)
+        return parse_jsonl_line(
+            self.path, 1, text.removesuffix("\r"), self.label_type, self.span_type, self.max_sentence_tokens
+        )

@@ -13,6 +13,7 @@ from typing import Any
 
 from polytag.data import Sentence
 from polytag.errors import FormatError
+from polytag.formats.limits import MAX_SENTENCE_TOKENS, check_json_size, count_tokens, token_cap_message
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -116,9 +117,11 @@ def _check_document_and_metadata(data: dict[str, Any]) -> None:
         raise _Bad(f"'metadata' must be an object, got {data['metadata']!r}")
 
 
-def _simple_sentence(data: dict[str, Any], label_type: str, span_type: str) -> Sentence:
+def _simple_sentence(data: dict[str, Any], label_type: str, span_type: str, max_tokens: int) -> Sentence:
     text = data["text"]
     _check_document_and_metadata(data)
+    if len(text) > max_tokens and count_tokens(text, max_tokens) > max_tokens:
+        raise _Bad(token_cap_message(max_tokens))
     sentence = Sentence(text)
     labels = data.get("labels")
     if isinstance(labels, dict):
@@ -161,28 +164,42 @@ def _simple_sentence(data: dict[str, Any], label_type: str, span_type: str) -> S
     return sentence
 
 
-def _sentence_from_object(data: Any, label_type: str, span_type: str) -> Sentence:
+def _sentence_from_object(data: Any, label_type: str, span_type: str, max_tokens: int) -> Sentence:
     if not isinstance(data, dict):
         raise _Bad(f"expected a JSON object, got {type(data).__name__}")
     if not isinstance(data.get("text"), str) and "tokens" not in data:
         raise _Bad("expected a 'text' string or a 'tokens' list")
     if "tokens" not in data:
-        return _simple_sentence(data, label_type, span_type)
+        return _simple_sentence(data, label_type, span_type, max_tokens)
     tokens = data["tokens"]
     if not isinstance(tokens, list):
         raise _Bad("'tokens' must be a list")
+    if len(tokens) > max_tokens:
+        raise _Bad(token_cap_message(max_tokens))
     _check_full_form(data)
     _check_spans_and_token_labels(data, len(tokens))
     return Sentence.from_dict(data)
 
 
-def parse_jsonl_line(path: Path, line_no: int, line: str, label_type: str, span_type: str) -> Sentence:
-    """The sentence of one non-blank line (shared by the whole-file and the per-sentence readers)."""
+def parse_jsonl_line(
+    path: Path,
+    line_no: int,
+    line: str,
+    label_type: str,
+    span_type: str,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
+) -> Sentence:
+    """The sentence of one non-blank line (shared by the whole-file and the per-sentence readers).
+
+    A sentence of more than ``max_sentence_tokens`` tokens raises before its tokens are built, and a
+    line with too many values for such a sentence before it is parsed (:mod:`polytag.formats.limits`).
+    """
+    check_json_size(path, line_no, line, max_sentence_tokens)
     try:
         data = json.loads(line)
         if _SURROGATE_ESCAPE.search(line) is not None:
             _check_encodable(data)
-        return _sentence_from_object(data, label_type, span_type)
+        return _sentence_from_object(data, label_type, span_type, max_sentence_tokens)
     except json.JSONDecodeError as exc:
         raise FormatError(path, line_no, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     except _Bad as exc:

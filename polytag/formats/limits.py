@@ -30,6 +30,7 @@ __all__ = [
     "check_json_size",
     "check_token_count",
     "count_tokens",
+    "token_cap_message",
     "too_many_tokens",
 ]
 
@@ -71,14 +72,17 @@ def count_tokens(text: str, limit: int, use_tokenizer: bool = True) -> int:
     return count
 
 
+def token_cap_message(max_tokens: int) -> str:
+    """What a reader says about a sentence over the token cap."""
+    return (
+        f"more than {max_tokens:,} tokens in one sentence (max_sentence_tokens); "
+        f"split the text, or raise max_sentence_tokens if it really is one sentence"
+    )
+
+
 def too_many_tokens(path: str | os.PathLike[str] | None, line_no: int | None, max_tokens: int) -> FormatError:
     """The FormatError for a sentence over the token cap."""
-    return FormatError(
-        path,
-        line_no,
-        f"more than {max_tokens:,} tokens in one sentence (max_sentence_tokens); "
-        f"split the text, or raise max_sentence_tokens if it really is one sentence",
-    )
+    return FormatError(path, line_no, token_cap_message(max_tokens))
 
 
 def check_token_count(

@@ -14,7 +14,15 @@ from polytag.errors import PolytagError
 from polytag.formats import column, conllu, csv_format, fasttext, jsonl
 from polytag.formats.spec import FormatSpec
 
-__all__ = ["FormatSpec", "UnknownFormatError", "format_for_path", "format_names", "formats", "get_format"]
+__all__ = [
+    "FormatSpec",
+    "UnknownFormatError",
+    "format_for_extension",
+    "format_for_path",
+    "format_names",
+    "formats",
+    "get_format",
+]
 
 
 class UnknownFormatError(PolytagError, ValueError):
@@ -49,6 +57,11 @@ def get_format(name: str) -> FormatSpec:
     if spec is None:
         raise UnknownFormatError(f"unknown format {name!r}; known formats: {', '.join(_FORMATS)}")
     return spec
+
+
+def format_for_extension(extension: str) -> FormatSpec | None:
+    """The format that claims a file extension (``".conllu"``, any case), or None."""
+    return _BY_EXTENSION.get(extension.lower())
 
 
 def format_for_path(path: str | os.PathLike[str]) -> FormatSpec | None:
