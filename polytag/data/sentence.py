@@ -375,7 +375,8 @@ class Sentence(DataPoint):
 
         The same labels as ``sentence.get_span(start, end).add_label(typename, value)`` for each, filed
         in one pass (no per-label sorting or layer bookkeeping) when the layer is new and the spans come
-        in text order, as a tag decoder gives them. A span outside the sentence raises ``IndexError``.
+        in text order, as a tag decoder gives them. A span outside the sentence raises ``IndexError``
+        and files nothing.
         """
         if typename in self._layers or (self._pending is not None and typename in self._pending):
             for start, end, value in spans:  # the layer already has labels: the ordinary path
@@ -384,6 +385,7 @@ class Sentence(DataPoint):
         known = self._known_spans
         n = len(self.tokens)
         layer: list[Label] = []
+        points: list[Span] = []
         in_order = True
         last = (-1, -1)
         for start, end, value in spans:
@@ -395,11 +397,12 @@ class Sentence(DataPoint):
                 span = known[key] = Span(self, start, end)
             in_order = in_order and key >= last
             last = key
-            label = Label(span, value, 1.0, typename)
-            span._layers.setdefault(typename, []).append(label)
-            layer.append(label)
+            layer.append(Label(span, value, 1.0, typename))
+            points.append(span)
         if not layer:
             return
+        for span, label in zip(points, layer):  # filed only once every span is known to be valid
+            span._layers.setdefault(typename, []).append(label)
         if self._pending is not None:
             self._layer_order.append(typename)  # type: ignore[union-attr]
         self._layers[typename] = layer
