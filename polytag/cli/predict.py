@@ -200,7 +200,7 @@ class HtmlWriter(Writer):
         self.out.write(page_end())
 
 
-WRITERS: dict[str, type[Writer]] = {
+WRITERS = {
     "jsonl": JsonlWriter,
     "column": ColumnWriter,
     "conllu": ConlluWriter,

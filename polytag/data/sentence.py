@@ -23,15 +23,12 @@ class _PartOfSentence(DataPoint):
 
     __slots__ = ()
 
-    sentence: Sentence
+    sentence: Sentence | None  # a token made on its own belongs to no sentence until one adopts it
 
     def _materialize(self, typename: str | None) -> None:
         sentence = self.sentence
         if sentence is not None and sentence._pending is not None:
             sentence._materialize(typename)
-
-    def text_offsets(self) -> tuple[int, int]:
-        return (self.start_position, self.end_position)
 
     def _file_label(self, typename: str, label: Label) -> None:
         super()._file_label(typename, label)
@@ -92,6 +89,9 @@ class Token(_PartOfSentence):
     def unlabeled_identifier(self) -> str:
         return f'Token[{self.idx - 1}]: "{self.form}"'
 
+    def text_offsets(self) -> tuple[int, int]:
+        return (self.start_position, self.end_position)
+
     def __len__(self) -> int:
         return len(self.form)
 
@@ -100,6 +100,8 @@ class Span(_PartOfSentence):
     """Consecutive tokens ``[start, end)`` of one sentence; created by ``sentence[start:end]``."""
 
     __slots__ = ("sentence", "start", "end")
+
+    sentence: Sentence
 
     def __init__(self, sentence: Sentence, start: int, end: int) -> None:
         self._layers = {}
@@ -132,6 +134,9 @@ class Span(_PartOfSentence):
     @property
     def unlabeled_identifier(self) -> str:
         return f'Span[{self.start}:{self.end}]: "{self.text}"'
+
+    def text_offsets(self) -> tuple[int, int]:
+        return (self.start_position, self.end_position)
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -475,9 +480,10 @@ class Sentence(DataPoint):
             output += ARROW + own
         printed_parts = []
         for label in self.get_labels(main_label):
-            if label.data_point is self:
+            point = label.data_point
+            if point is self or point is None:
                 continue
-            printed_parts.append(f'"{label.data_point.text}"/{label.value}')
+            printed_parts.append(f'"{point.text}"/{label.value}')
         if printed_parts:
             output += ARROW + "[" + ", ".join(printed_parts) + "]"
         return output

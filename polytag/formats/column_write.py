@@ -86,7 +86,7 @@ def write_column_file(
         for index, sentence in enumerate(sentences):
             if index == 0 and sentence.tokens and sentence.tokens[0].form.startswith("\ufeff"):
                 out.write("\ufeff")  # the reader drops one byte-order mark at the start of the file
-            if use_docs and sentence.document_id != current_doc:
+            if use_docs and document_separator_token is not None and sentence.document_id != current_doc:
                 current_doc = sentence.document_id
                 out.write(separator.join([document_separator_token] + ["O"] * (width - 1)) + "\n\n")
             if comment_symbol is not None:

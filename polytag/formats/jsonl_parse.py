@@ -29,7 +29,8 @@ def _label_entries(raw: Any, what: str) -> list[tuple[str, float]]:
         if isinstance(item, str):
             entries.append((item, 1.0))
         elif isinstance(item, dict) and isinstance(item.get("value"), str):
-            entries.append((item["value"], float(item.get("score", item.get("confidence", 1.0)))))
+            score: Any = item.get("score", item.get("confidence", 1.0))
+            entries.append((item["value"], float(score)))
         else:
             raise _Bad(f"{what}: expected a string or {{'value': ..., 'score': ...}}, got {item!r}")
     return entries
@@ -139,7 +140,7 @@ def _simple_sentence(data: dict[str, Any], label_type: str, span_type: str, max_
         if not isinstance(span, dict):
             raise _Bad(f"a span must be an object, got {span!r}")
         if "start_char" in span:
-            start, end = starts.get(span["start_char"]), ends.get(span.get("end_char"))
+            start, end = starts.get(span["start_char"]), ends.get(span.get("end_char", -1))
             if start is None or end is None:
                 raise _Bad(
                     f"span chars [{span['start_char']}:{span.get('end_char')}] are not on token boundaries "
@@ -150,11 +151,11 @@ def _simple_sentence(data: dict[str, Any], label_type: str, span_type: str, max_
             spans.append(span)
     _check_spans_and_token_labels({"spans": spans, "token_labels": data.get("token_labels", {})}, n)
     for span in spans:
-        value = span.get("value", span.get("label"))
-        if not isinstance(value, str) or not isinstance(span.get("type", span_type), str):
+        span_value: Any = span.get("value", span.get("label"))
+        if not isinstance(span_value, str) or not isinstance(span.get("type", span_type), str):
             raise _Bad(f"span {span!r} needs a string 'value' (and a string 'type' if any)")
         sentence.get_span(span["start"], span["end"]).add_label(
-            span.get("type", span_type), value, float(span.get("score", 1.0))
+            span.get("type", span_type), span_value, float(span.get("score", 1.0))
         )
     for layer, entries in data.get("token_labels", {}).items():
         for index, value, score in entries:
