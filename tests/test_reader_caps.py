@@ -201,3 +201,20 @@ def test_a_50_mb_line_is_refused_under_a_1_5_gb_address_space_limit(tmp_path: Pa
     lines = result.stdout.split("\n")
     for name in ("fasttext", "jsonl", "jsonl tokens", "plain text"):
         assert f"{name} FormatError 1 True" in lines, result.stdout
+
+
+@pytest.mark.slow
+def test_the_robustness_rows_of_the_format_readers_are_all_ok(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "robustness_formats", ROOT / "bench" / "robustness_formats.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.run(tmp_path)
+    assert rows and {row["point"] for row in rows} == {8}
+    assert all(row["ok"] for row in rows), [row for row in rows if not row["ok"]]
+    data = [p for p in tmp_path.rglob("*") if p.suffix in {".txt", ".jsonl", ".fasttext"}]
+    assert all(p.stat().st_size < 1 << 20 for p in data)  # the long-line files are removed

@@ -138,7 +138,7 @@ def iter_text_file(
         chunks = iter_handle_chunks(handle, name, encoding, 1 << 16, max_line_bytes=max_line_bytes)
         for first, lines in chunks:
             for line_no, line in enumerate(lines, first):
-                if not line.strip():
+                if not line or line.isspace():  # no copy of a long line
                     continue
                 check_token_count(name, line_no, line, max_tokens)
                 yield from make_sentences(line.removesuffix("\r"), split=split, document_id=f"line-{line_no}")
