@@ -33,6 +33,7 @@ class ColumnBuilder:
         self.doc_index = 0
 
     def build(self, block: Block) -> Sentence:
+        """The labelled sentence of one block (its document is linked by :meth:`end_document`)."""
         rows, line_nos, comments = block
         cfg = self.cfg
         text_col = cfg.text_col
@@ -73,6 +74,7 @@ class ColumnBuilder:
         return sentences
 
     def report(self) -> None:
+        """Log one warning with the counts of repaired tags, if any (once per file)."""
         parts = []
         total = 0
         for layer, stats in self.stats.items():
