@@ -17,7 +17,8 @@ Each word line (integer ID) becomes a token with the TOKEN labels ``lemma``, ``u
 - A line that is not a comment, blank, or ten tab-separated non-empty fields with a valid ID (ASCII
   digits) raises :class:`~polytag.errors.FormatError` with file and line, as do the byte-level
   problems of :mod:`polytag.formats.textio` (undecodable or NUL byte, ``\\r`` inside a line, a line longer
-  than ``max_line_bytes``). See ``docs/robustness.md``.
+  than ``max_line_bytes``), and a sentence of more than ``max_sentence_tokens`` words
+  (:mod:`polytag.formats.limits`). See ``docs/robustness.md``.
 """
 
 from __future__ import annotations

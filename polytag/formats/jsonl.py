@@ -14,7 +14,8 @@ Consecutive sentences with the same ``document_id`` are linked as one document. 
 skipped; anything else that is not such an object raises :class:`~polytag.errors.FormatError` with
 the line: invalid JSON, a wrong shape, nesting too deep, numbers out of range, a lone UTF-16
 surrogate escape (``"\\ud800"``, which no UTF-8 writer could write back), and the byte-level problems
-of :mod:`polytag.formats.textio`. See ``docs/robustness.md``.
+of :mod:`polytag.formats.textio`; so does a sentence of more than ``max_sentence_tokens`` tokens, before
+its tokens are built (:mod:`polytag.formats.limits`). See ``docs/robustness.md``.
 """
 
 from __future__ import annotations
