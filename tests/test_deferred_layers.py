@@ -36,7 +36,7 @@ def eager() -> Sentence:
 def deferred() -> Sentence:
     sentence = Sentence(["I", "do", "know"])
     for layer, values in COLUMNS.items():
-        sentence._defer_token_layer(layer, values)
+        sentence.add_token_layer(layer, values)
     return sentence
 
 
@@ -64,7 +64,7 @@ def test_using_one_layer_first_keeps_the_layer_order() -> None:
 
 
 def _second_pos_column(sentence: Sentence) -> None:
-    sentence._defer_token_layer("pos", ["A", "B", "C"])
+    sentence.add_token_layer("pos", ["A", "B", "C"])
 
 
 def _second_pos_labels(sentence: Sentence) -> None:

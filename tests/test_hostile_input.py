@@ -29,7 +29,7 @@ from polytag.formats import (
     read_jsonl_file,
     write_column_file,
 )
-from polytag.formats._io import iter_line_chunks
+from polytag.formats.textio import iter_line_chunks
 
 FMT = {0: "text", 1: "ner"}
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "robustness_inputs.py"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from polytag.data import MultiCorpus, SubsetDataset
 from polytag.datasets import ColumnCorpus, UniversalDependenciesCorpus
 from polytag.errors import FormatError
-from polytag.formats import read_column_file, read_conllu_file, read_jsonl_file, streaming
+from polytag.formats import indexed, read_column_file, read_conllu_file, read_jsonl_file
 from polytag.formats.streaming import (
     IndexedColumnFile,
     IndexedConlluFile,
@@ -130,7 +130,7 @@ def test_column_random_files_with_tiny_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], crlf: bool, final: bool, chunk: int
 ) -> None:
     """Any mix of sentences, blank and whitespace lines, separators and comments, and any chunking."""
-    monkeypatch.setattr(streaming, "_CHUNK", chunk)
+    monkeypatch.setattr(indexed, "SCAN_CHUNK", chunk)
     text = ("\r\n" if crlf else "\n").join(lines) + (("\r\n" if crlf else "\n") if final else "")
     path = tmp_path / "random.txt"
     path.write_bytes(text.encode("utf-8"))
@@ -170,7 +170,7 @@ def test_conllu_lazy_equals_eager(
     text = CONLLU_TEXT if final_newline else CONLLU_TEXT.rstrip("\n")
     path = write(tmp_path / "t.conllu", text, newline)
     for chunk in (1 << 20, 16):
-        monkeypatch.setattr(streaming, "_CHUNK", chunk)
+        monkeypatch.setattr(indexed, "SCAN_CHUNK", chunk)
         for extra in (False, True):
             eager = read_conllu_file(path, extra_layers=extra)
             lazy = IndexedConlluFile(path, extra_layers=extra)

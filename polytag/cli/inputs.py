@@ -10,43 +10,63 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from polytag.errors import FormatError, PolytagError
-
-INPUT_FORMATS = ("text", "column", "conllu", "jsonl")
-_EXTENSIONS = {
-    ".conllu": "conllu",
-    ".jsonl": "jsonl",
-    ".json": "jsonl",
-    ".ndjson": "jsonl",
-    ".conll": "column",
-    ".tsv": "column",
-    ".column": "column",
-    ".bio": "column",
-    ".iob": "column",
-    ".iob2": "column",
-    ".bioes": "column",
-}
 
 
 class UsageError(PolytagError, ValueError):
     """A command-line argument that cannot work (a missing file, an unknown format)."""
 
 
+def input_formats() -> tuple[str, ...]:
+    """What the commands read: ``text`` (plain text, one paragraph a line) and every registered format
+    with a streaming reader (:mod:`polytag.formats.registry`)."""
+    from polytag.formats.registry import formats
+
+    return ("text",) + tuple(spec.name for spec in formats() if spec.stream is not None)
+
+
+class LazyChoices:
+    """``choices`` for argparse that asks the format registry only when a command is parsed or its
+    help shown, so that ``polytag --help`` does not import the formats."""
+
+    def __init__(self, names: Callable[[], tuple[str, ...]]) -> None:
+        self._names = names
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+
+def predict_input_choices() -> tuple[str, ...]:
+    """``polytag predict --format``: ``auto`` (from the extension), the input formats, and ``html``
+    (which means: render the output as HTML)."""
+    return ("auto", *input_formats(), "html")
+
+
+def predict_output_choices() -> tuple[str, ...]:
+    """``polytag predict --output-format``: the formats predictions can be written in."""
+    from polytag.cli.predict import OUTPUT_FORMATS
+
+    return OUTPUT_FORMATS
+
+
 def detect_format(path: str | os.PathLike, given: str | None = None) -> str:
     """The input format: ``given`` unless it is None / ``auto``, else from the file extension (text)."""
+    known = input_formats()
     if given and given != "auto":
-        if given not in INPUT_FORMATS:
-            raise UsageError(f"unknown input format {given!r}; use one of {', '.join(INPUT_FORMATS)}")
+        if given not in known:
+            raise UsageError(f"unknown input format {given!r}; use one of {', '.join(known)}")
         return given
-    suffixes = [s.lower() for s in Path(str(path)).suffixes]
-    for suffix in reversed(suffixes):
-        if suffix in _EXTENSIONS:
-            return _EXTENSIONS[suffix]
-    return "text"
+    from polytag.formats.registry import format_for_path
+
+    spec = format_for_path(path)
+    return spec.name if spec is not None and spec.name in known else "text"
 
 
 def parse_columns(text: str | None) -> dict[int, str] | None:
@@ -82,23 +102,29 @@ def iter_text_file(
     split: bool = True,
     encoding: str = "utf-8",
     max_line_bytes: int | None = None,
+    max_sentence_tokens: int | None = None,
 ) -> Iterator[Any]:
     """Sentences of a plain-text file, one line (paragraph) at a time; ``-`` reads standard input.
 
     Each non-blank line is split into sentences (unless ``split`` is False) and tokenized; the
     sentences of a line form one document ``line-N`` with offsets relative to that line. A line longer
-    than ``max_line_bytes`` (default :data:`polytag.formats._io.MAX_LINE_BYTES`) raises, unread.
+    than ``max_line_bytes`` (default :data:`polytag.formats.limits.MAX_LINE_BYTES`) raises, unread; a
+    line of more than ``max_sentence_tokens`` tokens (default
+    :data:`polytag.formats.limits.MAX_SENTENCE_TOKENS`; all sentences of a line are built at once)
+    raises before it is tokenized.
     """
     from polytag.cli.segment import make_sentences
-    from polytag.formats._io import MAX_LINE_BYTES, iter_handle_chunks
+    from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS, check_token_count
+    from polytag.formats.textio import iter_handle_chunks
 
     if max_line_bytes is None:
         max_line_bytes = MAX_LINE_BYTES
+    max_tokens = MAX_SENTENCE_TOKENS if max_sentence_tokens is None else max_sentence_tokens
 
     if str(path) == "-":
         handle = getattr(sys.stdin, "buffer", None)
         if handle is None:  # a text stream put in place of stdin (tests, embedding applications)
-            yield from _iter_text_stream(sys.stdin, split)
+            yield from _iter_text_stream(sys.stdin, split, max_tokens)
             return
         name = "<stdin>"
         close = False
@@ -112,22 +138,25 @@ def iter_text_file(
         chunks = iter_handle_chunks(handle, name, encoding, 1 << 16, max_line_bytes=max_line_bytes)
         for first, lines in chunks:
             for line_no, line in enumerate(lines, first):
-                if not line.strip():
+                if not line or line.isspace():  # no copy of a long line
                     continue
+                check_token_count(name, line_no, line, max_tokens)
                 yield from make_sentences(line.removesuffix("\r"), split=split, document_id=f"line-{line_no}")
     finally:
         if close:
             handle.close()
 
 
-def _iter_text_stream(stream: Any, split: bool) -> Iterator[Any]:
+def _iter_text_stream(stream: Any, split: bool, max_tokens: int) -> Iterator[Any]:
     from polytag.cli.segment import make_sentences
+    from polytag.formats.limits import check_token_count
 
     for line_no, line in enumerate(stream, 1):
         text = line.rstrip("\r\n")
         if "\x00" in text:
             raise FormatError("<stdin>", line_no, "NUL byte (binary data?)")
         if text.strip():
+            check_token_count("<stdin>", line_no, text, max_tokens)
             yield from make_sentences(text, split=split, document_id=f"line-{line_no}")
 
 
@@ -137,33 +166,34 @@ def iter_input(
     columns: dict[int, str] | None = None,
     split: bool = True,
     max_line_bytes: int | None = None,
+    max_sentence_tokens: int | None = None,
 ) -> Iterator[Any]:
-    """Stream the sentences of a data file in format ``fmt`` (see :data:`INPUT_FORMATS`).
+    """Stream the sentences of a data file in format ``fmt`` (one of :func:`input_formats`).
 
-    ``max_line_bytes`` (default :data:`polytag.formats._io.MAX_LINE_BYTES`) bounds one line.
+    ``max_line_bytes`` and ``max_sentence_tokens`` (defaults in :mod:`polytag.formats.limits`) bound
+    one line and one sentence.
     """
     if fmt == "text":
-        yield from iter_text_file(path, split=split, max_line_bytes=max_line_bytes)
+        yield from iter_text_file(
+            path, split=split, max_line_bytes=max_line_bytes, max_sentence_tokens=max_sentence_tokens
+        )
         return
     if not Path(path).is_file():
         raise UsageError(f"input file not found: {path}")
-    from polytag.formats._io import MAX_LINE_BYTES
+    known = input_formats()
+    if fmt not in known:
+        raise UsageError(f"unknown input format {fmt!r}; use one of {', '.join(known)}")
+    from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS
+    from polytag.formats.registry import get_format
 
-    limit = MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes
-    if fmt == "column":
-        from polytag.formats import iter_column_file
-
-        yield from iter_column_file(path, columns or {0: "text"}, max_line_bytes=limit)
-    elif fmt == "conllu":
-        from polytag.formats import iter_conllu_file
-
-        yield from iter_conllu_file(path, max_line_bytes=limit)
-    elif fmt == "jsonl":
-        from polytag.formats import iter_jsonl_file
-
-        yield from iter_jsonl_file(path, max_line_bytes=limit)
-    else:
-        raise UsageError(f"unknown input format {fmt!r}; use one of {', '.join(INPUT_FORMATS)}")
+    limits = {
+        "max_line_bytes": MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes,
+        "max_sentence_tokens": MAX_SENTENCE_TOKENS if max_sentence_tokens is None else max_sentence_tokens,
+    }
+    stream = get_format(fmt).stream
+    assert stream is not None  # input_formats() lists only formats with a streaming reader
+    args = (columns or {0: "text"},) if fmt == "column" else ()  # the one required reader argument
+    yield from stream(path, *args, **limits)
 
 
 def named_corpus(name: str, base_path: str | None = None) -> Any:

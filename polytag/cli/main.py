@@ -113,18 +113,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("model", help="a model file")
     predict.add_argument("input", help="input file ('-' for plain text on standard input)")
+    from polytag.cli.inputs import LazyChoices, predict_input_choices, predict_output_choices
+
     predict.add_argument(
         "--format",
         dest="fmt",
         default="auto",
-        help="input format: text, column, conllu, jsonl (default: from the extension); "
-        "'html' means: render the output as HTML",
+        choices=LazyChoices(predict_input_choices),  # the format registry's, read when used
+        metavar="FORMAT",  # a metavar keeps argparse from listing the choices while building the parser
+        help="input format: %(choices)s (default: from the extension); 'html' means: render the output "
+        "as HTML",
     )
     predict.add_argument("--output", "-o", help="output file (default: standard output)")
     predict.add_argument(
         "--output-format",
-        choices=("jsonl", "column", "conllu", "html"),
-        help="default: from the output file's extension, else jsonl",
+        choices=LazyChoices(predict_output_choices),
+        metavar="FORMAT",
+        help="%(choices)s (default: from the output file's extension, else jsonl)",
     )
     predict.add_argument("--columns", help="column input layout, e.g. 0:text (default) or 0:text,1:pos")
     predict.add_argument(

@@ -39,30 +39,28 @@ from polytag.cli.render import page_end, page_start, render_sentence
 from polytag.cli.results import DEFAULT_LINK_TEMPLATE, Layer, model_layers, sentence_result, uses_context
 from polytag.data import Sentence, Span, Token
 from polytag.errors import ModelFileError, PolytagError
+from polytag.formats.registry import format_for_extension, get_format
 
 log = logging.getLogger("polytag")
 
-OUTPUT_FORMATS = ("jsonl", "column", "conllu", "html")
-_OUTPUT_EXTENSIONS = {
-    ".html": "html",
-    ".htm": "html",
-    ".conllu": "conllu",
-    ".conll": "column",
-    ".tsv": "column",
-    ".column": "column",
-    ".txt": "column",
-    ".jsonl": "jsonl",
-    ".json": "jsonl",
-}
+# extensions of outputs that are not a registered file format (a picture, and column text as ".txt")
+_OWN_EXTENSIONS = {".html": "html", ".htm": "html", ".txt": "column"}
 
 
 def output_format(path: str | None, given: str | None) -> str:
+    """The output format: ``given``, else from the output file's extension (the format registry's,
+    for the formats :data:`WRITERS` can write), else ``jsonl``."""
     if given:
-        if given not in OUTPUT_FORMATS:
+        if given not in WRITERS:
             raise UsageError(f"unknown output format {given!r}; use one of {', '.join(OUTPUT_FORMATS)}")
         return given
     if path:
-        return _OUTPUT_EXTENSIONS.get(Path(path).suffix.lower(), "jsonl")
+        suffix = Path(path).suffix.lower()
+        if suffix in _OWN_EXTENSIONS:
+            return _OWN_EXTENSIONS[suffix]
+        spec = format_for_extension(suffix)
+        if spec is not None and spec.name in WRITERS:
+            return spec.name
     return "jsonl"
 
 
@@ -173,8 +171,8 @@ class ConlluWriter(Writer):
             self.flush()
 
     def flush(self) -> None:
-        from polytag.formats.conllu import write_conllu_file
-
+        write_conllu_file = get_format("conllu").write
+        assert write_conllu_file is not None
         if not self.sentences:
             return
         # write_conllu_file writes a whole file; render into a scratch file and copy its text over
@@ -202,7 +200,15 @@ class HtmlWriter(Writer):
         self.out.write(page_end())
 
 
-WRITERS = {"jsonl": JsonlWriter, "column": ColumnWriter, "conllu": ConlluWriter, "html": HtmlWriter}
+WRITERS = {
+    "jsonl": JsonlWriter,
+    "column": ColumnWriter,
+    "conllu": ConlluWriter,
+    "html": HtmlWriter,
+}
+"""The output writers by format name: the registry's formats that predictions can be streamed to, and
+``html`` (a picture, not a file format)."""
+OUTPUT_FORMATS = tuple(WRITERS)
 
 
 @contextlib.contextmanager
@@ -211,7 +217,7 @@ def _open_output(path: str | None) -> Iterator[IO[str]]:
         yield sys.stdout
         sys.stdout.flush()
         return
-    from polytag.formats._io import atomic_writer
+    from polytag.formats.textio import atomic_writer
 
     with atomic_writer(path) as handle:
         yield handle

@@ -10,7 +10,9 @@ from polytag.data.corpus import (
     SubsetDataset,
 )
 from polytag.data.dictionary import Dictionary
-from polytag.data.sentence import DataPoint, Label, Sentence, Span, Token, link_document
+from polytag.data.label import DataPoint, Label
+from polytag.data.sentence import Sentence, Span, Token, link_document
+from polytag.data.sizes import dataset_token_counts, is_lazy
 from polytag.data.tokenizer import tokenize, whitespace_tokenize
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "Span",
     "SubsetDataset",
     "Token",
+    "dataset_token_counts",
+    "is_lazy",
     "link_document",
     "tokenize",
     "whitespace_tokenize",

@@ -8,163 +8,14 @@ Sentences of one document are linked to their neighbours, which is what document
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from sys import intern
-from types import MappingProxyType
 from typing import Any, Union
 
+from polytag.data.label import ARROW, DataPoint, Label
 from polytag.data.tokenizer import Tokenizer, tokenize, whitespace_tokenize
 
-ARROW = " → "
-_NO_METADATA: Mapping[str, Any] = MappingProxyType({})  # shared by the many labels without metadata
-
-
-class Label:
-    """A value with a confidence, attached to one data point (token, span or sentence)."""
-
-    __slots__ = ("data_point", "typename", "value", "score", "metadata")
-
-    def __init__(
-        self,
-        data_point: DataPoint | None,
-        value: str,
-        score: float = 1.0,
-        typename: str = "",
-        **metadata: Any,
-    ) -> None:
-        self.data_point = data_point
-        self.typename = typename
-        self.value = value
-        self.score = score
-        self.metadata = metadata or _NO_METADATA
-
-    def set_value(self, value: str, score: float = 1.0) -> None:
-        self.value = value
-        self.score = score
-
-    @property
-    def shortstring(self) -> str:
-        return f'"{self.data_point.text}"/{self.value}' if self.data_point is not None else self.value
-
-    @property
-    def unlabeled_identifier(self) -> str:
-        return self.data_point.unlabeled_identifier if self.data_point is not None else ""
-
-    @property
-    def labeled_identifier(self) -> str:
-        return f"{self.unlabeled_identifier}/{self.value}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "confidence": self.score}
-
-    def __str__(self) -> str:
-        return f"{self.unlabeled_identifier}{ARROW}{self.value} ({self.score:.4f})"
-
-    def __repr__(self) -> str:
-        return f"'{self.unlabeled_identifier}'/'{self.value}' ({self.score:.4f})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Label):
-            return NotImplemented
-        return (
-            self.value == other.value
-            and self.score == other.score
-            and self.unlabeled_identifier == other.unlabeled_identifier
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.value, self.unlabeled_identifier))
-
-    def _sort_key(self) -> tuple[int, int]:
-        dp = self.data_point
-        if dp is None or isinstance(dp, Sentence):
-            return (-1, -1)
-        return (dp.start_position, dp.end_position)
-
-
-class DataPoint:
-    """Anything that carries labels: the shared label bookkeeping of tokens, spans, sentences."""
-
-    __slots__ = ("_layers",)
-
-    def __init__(self) -> None:
-        self._layers: dict[str, list[Label]] = {}
-
-    @property
-    def annotation_layers(self) -> dict[str, list[Label]]:
-        """Every label layer of this data point: ``typename`` -> labels."""
-        self._materialize(None)
-        return self._layers
-
-    def _materialize(self, typename: str | None) -> None:
-        """Build labels a reader stored as plain values (``typename``, or all when None); see
-        :meth:`Sentence._defer_token_layer`. Nothing is deferred on a data point by default."""
-
-    # -- labels -----------------------------------------------------------------------------
-    def add_label(self, typename: str, value: str, score: float = 1.0, **metadata: Any) -> DataPoint:
-        """Add a label of layer ``typename``; existing labels of that layer are kept."""
-        label = Label(self, value, score, typename, **metadata)
-        self._file_label(typename, label)
-        return self
-
-    def set_label(self, typename: str, value: str, score: float = 1.0, **metadata: Any) -> DataPoint:
-        """Replace all labels of layer ``typename`` on this data point by one label."""
-        self.remove_labels(typename)
-        return self.add_label(typename, value, score, **metadata)
-
-    # Changing labels first builds every deferred layer: the order of the layers (``labels``, ``tag``)
-    # then stays exactly what eager filing gives. Reading builds only the layer that is read.
-    def _file_label(self, typename: str, label: Label) -> None:
-        self._materialize(None)
-        self._layers.setdefault(typename, []).append(label)
-
-    def remove_labels(self, typename: str) -> None:
-        self._materialize(None)
-        self._layers.pop(typename, None)
-
-    def get_labels(self, typename: str | None = None) -> list[Label]:
-        """This data point's labels of ``typename`` (all layers when None), in text order."""
-        if typename is None:
-            return self.labels
-        self._materialize(typename)
-        return list(self._layers.get(typename, ()))
-
-    def get_label(self, typename: str | None = None, zero_tag_value: str = "O") -> Label:
-        labels = self.get_labels(typename)
-        return labels[0] if labels else Label(self, zero_tag_value, typename=typename or "")
-
-    def has_label(self, typename: str) -> bool:
-        self._materialize(typename)
-        return bool(self._layers.get(typename))
-
-    @property
-    def labels(self) -> list[Label]:
-        return [label for layer in self.annotation_layers.values() for label in layer]
-
-    @property
-    def tag(self) -> str:
-        return self.labels[0].value if self.annotation_layers else ""
-
-    @property
-    def score(self) -> float:
-        return self.labels[0].score if self.annotation_layers else 0.0
-
-    def _own_label_string(self, add_score: bool) -> str:
-        values = []
-        for label in self.labels:
-            if label.data_point is not self:
-                continue
-            values.append(f"{label.value} ({label.score:.4f})" if add_score else label.value)
-        return "; ".join(values)
-
-    # -- identity (subclasses define text and unlabeled_identifier) --------------------------
-    @property
-    def text(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    @property
-    def unlabeled_identifier(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
+__all__ = ["ARROW", "DataPoint", "Label", "Sentence", "Span", "Token", "link_document"]
 
 
 class _PartOfSentence(DataPoint):
@@ -172,7 +23,7 @@ class _PartOfSentence(DataPoint):
 
     __slots__ = ()
 
-    sentence: Sentence
+    sentence: Sentence | None  # a token made on its own belongs to no sentence until one adopts it
 
     def _materialize(self, typename: str | None) -> None:
         sentence = self.sentence
@@ -238,6 +89,9 @@ class Token(_PartOfSentence):
     def unlabeled_identifier(self) -> str:
         return f'Token[{self.idx - 1}]: "{self.form}"'
 
+    def text_offsets(self) -> tuple[int, int]:
+        return (self.start_position, self.end_position)
+
     def __len__(self) -> int:
         return len(self.form)
 
@@ -246,6 +100,8 @@ class Span(_PartOfSentence):
     """Consecutive tokens ``[start, end)`` of one sentence; created by ``sentence[start:end]``."""
 
     __slots__ = ("sentence", "start", "end")
+
+    sentence: Sentence
 
     def __init__(self, sentence: Sentence, start: int, end: int) -> None:
         self._layers = {}
@@ -278,6 +134,9 @@ class Span(_PartOfSentence):
     @property
     def unlabeled_identifier(self) -> str:
         return f'Span[{self.start}:{self.end}]: "{self.text}"'
+
+    def text_offsets(self) -> tuple[int, int]:
+        return (self.start_position, self.end_position)
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -486,34 +345,76 @@ class Sentence(DataPoint):
         self._layers.setdefault(typename, []).append(label)
         self._sorted_layers.discard(typename)
 
-    # -- token layers kept as plain values until used ---------------------------------------------
-    # A reader files whole token columns (CoNLL-U has lemma, upos, xpos, head and deprel) with
-    # ``_defer_token_layer``: the values are kept as a tuple of interned strings, and the Label objects
-    # (about 200 bytes a label with its list) are built the first time anything asks for that layer.
-    # Read in full, EWT takes 80 MB instead of 292; training a POS tagger then builds only the ``pos``
-    # labels. Everything observable (labels, their order, printing) is what eager filing gives.
-    def _defer_token_layer(self, typename: str, values: Sequence[str]) -> None:
-        """Give token i the label ``values[i]`` (score 1.0) in ``typename``, built on first use."""
+    # -- bulk labelling (readers) ------------------------------------------------------------------
+    # A reader that has a whole column in text order files it in one call instead of one ``add_label``
+    # a token. Token layers are kept as a tuple of interned strings, and the Label objects (about 200
+    # bytes a label with its list) are built the first time anything asks for that layer: read in
+    # full, EWT takes 80 MB instead of 292, and training a POS tagger builds only the ``pos`` labels.
+    # Everything observable (labels, their order, printing) is what eager ``add_label`` filing gives.
+    def add_token_layer(self, typename: str, values: Sequence[str]) -> None:
+        """Give token i the label ``values[i]`` (score 1.0) in layer ``typename``: one value a token.
+
+        The labels are built when the layer is first used (read, changed or printed); until then the
+        layer costs one interned string a token. When the layer already has labels these are filed
+        after them, as ``add_label`` would. A ``values`` of the wrong length raises ``ValueError``.
+        """
+        if len(values) != len(self.tokens):
+            raise ValueError(
+                f"layer {typename!r}: {len(values)} values for a sentence of {len(self.tokens)} tokens"
+            )
         if typename in self._layers or (self._pending is not None and typename in self._pending):
             # the layer already has labels: file these now, after them
             for token, value in zip(self.tokens, values):
                 token.add_label(typename, value)
             return
-        values = tuple(intern(v) for v in values[: len(self.tokens)])
         if not values:
             return
         if self._pending is None:
             self._pending = {}
             self._layer_order = list(self._layers)
-        self._pending[typename] = values
+        self._pending[typename] = tuple([intern(v) for v in values])
         self._layer_order.append(typename)  # type: ignore[union-attr]
 
-    def _adopt_layer(self, typename: str, labels: list[Label]) -> None:
-        """File a reader's new layer whose labels (in text order) are already on their data points."""
+    def add_span_layer(self, typename: str, spans: Iterable[tuple[int, int, str]]) -> None:
+        """Label each span ``[start, end)`` of tokens with its value (score 1.0) in layer ``typename``.
+
+        The same labels as ``sentence.get_span(start, end).add_label(typename, value)`` for each, filed
+        in one pass (no per-label sorting or layer bookkeeping) when the layer is new and the spans come
+        in text order, as a tag decoder gives them. A span outside the sentence raises ``IndexError``
+        and files nothing.
+        """
+        if typename in self._layers or (self._pending is not None and typename in self._pending):
+            for start, end, value in spans:  # the layer already has labels: the ordinary path
+                self.get_span(start, end).add_label(typename, value)
+            return
+        known = self._known_spans
+        n = len(self.tokens)
+        layer: list[Label] = []
+        points: list[Span] = []
+        in_order = True
+        last = (-1, -1)
+        for start, end, value in spans:
+            key = (start, end)
+            span = known.get(key)
+            if span is None:
+                if not 0 <= start < end <= n:
+                    raise IndexError(f"span [{start}:{end}] is outside a sentence of {n} tokens")
+                span = known[key] = Span(self, start, end)
+            in_order = in_order and key >= last
+            last = key
+            layer.append(Label(span, value, 1.0, typename))
+            points.append(span)
+        if not layer:
+            return
+        for span, label in zip(points, layer):  # filed only once every span is known to be valid
+            span._layers.setdefault(typename, []).append(label)
         if self._pending is not None:
             self._layer_order.append(typename)  # type: ignore[union-attr]
-        self._layers[typename] = labels
-        self._sorted_layers.add(typename)
+        self._layers[typename] = layer
+        if in_order:
+            self._sorted_layers.add(typename)
+        else:
+            self._sorted_layers.discard(typename)
 
     def _materialize(self, typename: str | None) -> None:
         pending = self._pending
@@ -579,9 +480,10 @@ class Sentence(DataPoint):
             output += ARROW + own
         printed_parts = []
         for label in self.get_labels(main_label):
-            if label.data_point is self:
+            point = label.data_point
+            if point is self or point is None:
                 continue
-            printed_parts.append(f'"{label.data_point.text}"/{label.value}')
+            printed_parts.append(f'"{point.text}"/{label.value}')
         if printed_parts:
             output += ARROW + "[" + ", ".join(printed_parts) + "]"
         return output

@@ -15,7 +15,7 @@ from typing import Any
 from polytag.datasets.base import check_in_memory, corpus_folder, require_files
 from polytag.datasets.sequence_labeling import ColumnCorpus, known_span_layers
 from polytag.errors import FormatError
-from polytag.formats._io import gc_paused, iter_lines
+from polytag.formats.textio import gc_paused, iter_lines
 
 log = logging.getLogger("polytag")
 

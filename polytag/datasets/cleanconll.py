@@ -24,7 +24,7 @@ from polytag.datasets.base import (
 )
 from polytag.datasets.sequence_labeling import ColumnCorpus, known_span_layers
 from polytag.errors import DatasetNotFoundError, FormatError
-from polytag.formats._io import atomic_writer
+from polytag.formats.textio import atomic_writer
 
 log = logging.getLogger("polytag")
 

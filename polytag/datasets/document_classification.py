@@ -19,9 +19,9 @@ from polytag.datasets.base import (
     require_files,
 )
 from polytag.errors import DatasetNotFoundError, FormatError
-from polytag.formats._io import atomic_writer, read_text
 from polytag.formats.csv_format import read_csv_file
 from polytag.formats.fasttext import read_fasttext_file
+from polytag.formats.textio import atomic_writer, read_text
 
 log = logging.getLogger("polytag")
 

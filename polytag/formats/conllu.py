@@ -16,8 +16,9 @@ Each word line (integer ID) becomes a token with the TOKEN labels ``lemma``, ``u
   ``newdoc`` is one document.
 - A line that is not a comment, blank, or ten tab-separated non-empty fields with a valid ID (ASCII
   digits) raises :class:`~polytag.errors.FormatError` with file and line, as do the byte-level
-  problems of :mod:`polytag.formats._io` (undecodable or NUL byte, ``\\r`` inside a line, a line longer
-  than ``max_line_bytes``). See ``docs/robustness.md``.
+  problems of :mod:`polytag.formats.textio` (undecodable or NUL byte, ``\\r`` inside a line, a line longer
+  than ``max_line_bytes``), and a sentence of more than ``max_sentence_tokens`` words
+  (:mod:`polytag.formats.limits`). See ``docs/robustness.md``.
 """
 
 from __future__ import annotations
@@ -28,162 +29,41 @@ from typing import Any
 
 from polytag.data import Sentence, link_document
 from polytag.errors import FormatError
-from polytag.formats._io import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_line_chunks
-from polytag.formats._labels import add_token_layer
+from polytag.formats.conllu_index import IndexedConlluFile
+from polytag.formats.conllu_parse import (
+    COMMENT_KEY,
+    EMPTY_NODES_KEY,
+    INTERNAL_KEYS,
+    MULTIWORD_KEY,
+    SentenceParts,
+    build_sentence,
+    parse_lines,
+)
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS
+from polytag.formats.spec import FormatSpec
+from polytag.formats.textio import PathLike, atomic_writer, gc_paused, iter_line_chunks
 
-MULTIWORD_KEY = "multiword_tokens"
-EMPTY_NODES_KEY = "empty_nodes"
-COMMENT_KEY = "comment"
-_INTERNAL_KEYS = (MULTIWORD_KEY, EMPTY_NODES_KEY, COMMENT_KEY)
-
-# (layer, column) of the word labels always read, then those read with extra_layers=True
-_LAYERS = (("lemma", 2), ("upos", 3), ("pos", 4), ("head", 6), ("deprel", 7))
-_EXTRA_LAYERS = (("feats", 5), ("deps", 8), ("misc", 9))
-_FIELD_NAMES = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
-
-
-def _number(text: str) -> bool:
-    """ASCII digits only (``str.isdigit`` also accepts ``²``, which ``int`` rejects)."""
-    return text.isdigit() and text.isascii()
-
-
-def _space_after_no(misc: str) -> bool:
-    return misc != "_" and "SpaceAfter=No" in misc.split("|")
-
-
-class _SentenceParts:
-    __slots__ = ("rows", "ws", "metadata", "ranges", "empty", "range_end", "range_no_space", "first_line")
-
-    def __init__(self) -> None:
-        self.rows: list[list[str]] = []
-        self.ws: list[int] = []
-        self.metadata: dict[str, Any] = {}
-        self.ranges: list[dict[str, Any]] = []
-        self.empty: list[str] = []
-        self.range_end = 0
-        self.range_no_space = False
-        self.first_line = 0
+__all__ = [
+    "COMMENT_KEY",
+    "EMPTY_NODES_KEY",
+    "FORMAT",
+    "MULTIWORD_KEY",
+    "IndexedConlluFile",
+    "iter_conllu_file",
+    "read_conllu_file",
+    "write_conllu_file",
+]
 
 
-def _parse(
-    path: Path, encoding: str, max_line_bytes: int = MAX_LINE_BYTES
-) -> Iterator[_SentenceParts | str | None]:
+def parse_file(
+    path: Path,
+    encoding: str,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
+) -> Iterator[SentenceParts | str | None]:
     """Yield sentences' parts, a document id (``str``) or None (a ``newdoc`` without id) when one starts."""
-    return parse_lines(path, iter_line_chunks(path, encoding, max_line_bytes=max_line_bytes))
-
-
-def parse_lines(path: Path, chunks: Iterable[tuple[int, list[str]]]) -> Iterator[_SentenceParts | str | None]:
-    """The line rules of the format, shared by the whole-file and the per-sentence (lazy) readers.
-
-    ``chunks`` yields ``(number of the first line, lines without their \\n)``; out come the events of
-    :func:`_parse`.
-    """
-    parts = _SentenceParts()
-    for first, lines in chunks:
-        for line_no, line in enumerate(lines, first):
-            if line.endswith("\r"):
-                line = line[:-1]
-            if not line or line.isspace():
-                if parts.rows:
-                    if parts.range_end > len(parts.rows):
-                        raise FormatError(
-                            path, line_no, f"sentence ends inside a multiword token up to {parts.range_end}"
-                        )
-                    yield parts
-                    parts = _SentenceParts()
-                elif parts.metadata or parts.empty:
-                    raise FormatError(path, line_no, "comment lines without a sentence after them")
-                continue
-            if line[0] == "#":
-                if parts.rows:
-                    raise FormatError(path, line_no, "comment line inside a sentence (expected a word line)")
-                body = line[1:].strip()
-                key, sep, value = body.partition(" = ")
-                if not sep and body.endswith(" ="):
-                    key, sep, value = body[:-2], " =", ""
-                if sep:
-                    key = key.strip()
-                    parts.metadata[key] = value
-                    if key == "newdoc id":
-                        yield value
-                elif body in ("newdoc", "newpar") or body.startswith(("newdoc ", "newpar ")):
-                    parts.metadata[body] = None
-                    if body.startswith("newdoc"):
-                        yield None
-                else:
-                    parts.metadata.setdefault(COMMENT_KEY, []).append(body)
-                continue
-            fields = line.split("\t")
-            if len(fields) != 10:
-                raise FormatError(
-                    path,
-                    line_no,
-                    f"expected 10 tab-separated fields (ID FORM LEMMA UPOS XPOS FEATS HEAD "
-                    f"DEPREL DEPS MISC), got {len(fields)}: {line!r}",
-                )
-            if "" in fields:
-                name = _FIELD_NAMES[fields.index("")]
-                raise FormatError(path, line_no, f"empty {name} field (write _ for no value): {line!r}")
-            word_id = fields[0]
-            n = len(parts.rows) + 1
-            if _number(word_id):
-                if int(word_id) != n:
-                    raise FormatError(path, line_no, f"word ID {word_id!r} out of order; expected {n}")
-                if not parts.rows:
-                    parts.first_line = line_no
-                parts.rows.append(fields)
-                if n < parts.range_end:
-                    parts.ws.append(0)
-                elif n == parts.range_end and parts.range_no_space:
-                    parts.ws.append(0)
-                else:
-                    parts.ws.append(0 if _space_after_no(fields[9]) else 1)
-            elif "-" in word_id:
-                start_s, _, end_s = word_id.partition("-")
-                if not (_number(start_s) and _number(end_s)) or int(start_s) != n or int(end_s) <= n:
-                    raise FormatError(
-                        path,
-                        line_no,
-                        f"multiword range {word_id!r} must be <next word>-<later word>; the next word is {n}",
-                    )
-                parts.range_end = int(end_s)
-                parts.range_no_space = _space_after_no(fields[9])
-                parts.ranges.append(
-                    {"start": n - 1, "end": parts.range_end, "form": fields[1], "misc": fields[9]}
-                )
-            elif "." in word_id:
-                major, _, minor = word_id.partition(".")
-                if not (_number(major) and _number(minor)):
-                    raise FormatError(path, line_no, f"empty node ID {word_id!r} must be <int>.<int>")
-                parts.empty.append(line)
-            else:
-                raise FormatError(
-                    path, line_no, f"ID {word_id!r} is not a word (1), range (1-2) or empty node (1.1)"
-                )
-    if parts.rows:
-        if parts.range_end > len(parts.rows):
-            raise FormatError(path, None, f"file ends inside a multiword token ending at {parts.range_end}")
-        yield parts
-    elif parts.metadata or parts.empty:
-        raise FormatError(path, None, "comment lines at the end of the file without a sentence after them")
-
-
-def build_sentence(parts: _SentenceParts, extra_layers: bool) -> Sentence:
-    """The sentence of one parsed block (its document is set by the caller)."""
-    rows = parts.rows
-    sentence = Sentence.from_tokens([row[1] for row in rows], parts.ws)
-    for layer, column in _LAYERS:
-        add_token_layer(sentence, layer, [row[column] for row in rows])
-    if extra_layers:
-        for layer, column in _EXTRA_LAYERS:
-            add_token_layer(sentence, layer, [row[column] for row in rows])
-    metadata = parts.metadata
-    if parts.ranges:
-        metadata[MULTIWORD_KEY] = parts.ranges
-    if parts.empty:
-        metadata[EMPTY_NODES_KEY] = parts.empty
-    sentence.metadata = metadata
-    return sentence
+    chunks = iter_line_chunks(path, encoding, max_line_bytes=max_line_bytes)
+    return parse_lines(path, chunks, max_sentence_tokens)
 
 
 def iter_conllu_file(
@@ -192,6 +72,7 @@ def iter_conllu_file(
     encoding: str = "utf-8",
     extra_layers: bool = False,
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> Iterator[Sentence]:
     """Yield the sentences of a CoNLL-U file one document at a time (a document is linked first)."""
     path = Path(path)
@@ -200,13 +81,13 @@ def iter_conllu_file(
     doc_count = 0
     pending_id: str | None = None
     pending_new = False
-    events = _parse(path, encoding, max_line_bytes)
+    events = parse_file(path, encoding, max_line_bytes, max_sentence_tokens)
     while True:
         with gc_paused():
             finished: list[Sentence] = []
             done = True
             for event in events:
-                if isinstance(event, _SentenceParts):
+                if isinstance(event, SentenceParts):
                     if pending_new or not document:
                         if document:
                             link_document(document, doc_id)
@@ -239,12 +120,17 @@ def read_conllu_file(
     encoding: str = "utf-8",
     extra_layers: bool = False,
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> list[Sentence]:
     """Read a whole CoNLL-U file (see the module docstring for what becomes what)."""
     with gc_paused():
         return list(
             iter_conllu_file(
-                path, encoding=encoding, extra_layers=extra_layers, max_line_bytes=max_line_bytes
+                path,
+                encoding=encoding,
+                extra_layers=extra_layers,
+                max_line_bytes=max_line_bytes,
+                max_sentence_tokens=max_sentence_tokens,
             )
         )
 
@@ -290,7 +176,7 @@ def write_conllu_file(path: PathLike, sentences: Iterable[Sentence]) -> None:
                 if current_doc is not None and not has_newdoc:
                     lines.append(f"# newdoc id = {current_doc}")
             for key, value in metadata.items():
-                if key in _INTERNAL_KEYS:
+                if key in INTERNAL_KEYS:
                     continue
                 if value is None:
                     lines.append(comment(f"# {key}", index))
@@ -347,3 +233,16 @@ def write_conllu_file(path: PathLike, sentences: Iterable[Sentence]) -> None:
                 )
                 lines.extend(empty_after.get(i + 1, ()))
             out.write("\n".join(lines) + "\n\n")
+
+
+FORMAT = FormatSpec(
+    name="conllu",
+    extensions=(".conllu",),
+    read=read_conllu_file,
+    stream=iter_conllu_file,
+    index=IndexedConlluFile,
+    write=write_conllu_file,
+    corpus="UniversalDependenciesCorpus",
+    description="Universal Dependencies CoNLL-U",
+)
+"""The CoNLL-U format's record for :mod:`polytag.formats.registry`."""

@@ -8,7 +8,7 @@ outside quotes are not records. A row whose text is empty is
 skipped with one warning per file (count and first line); a row with too few fields raises
 :class:`~polytag.errors.FormatError` with its line.
 
-The file is streamed line by line through the shared line reader (:mod:`polytag.formats._io`), so
+The file is streamed line by line through the shared line reader (:mod:`polytag.formats.textio`), so
 an undecodable or NUL byte and a line longer than ``max_line_bytes`` raise with their line, a BOM is
 dropped and ``\\r\\n`` works; a lone ``\\r`` is allowed (it may sit inside a quoted field). A quoted
 field may span lines up to ``max_line_bytes`` characters in all (``csv.field_size_limit`` is raised to
@@ -24,7 +24,9 @@ from pathlib import Path
 
 from polytag.data import Sentence
 from polytag.errors import FormatError
-from polytag.formats._io import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_line_chunks
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS, check_token_count
+from polytag.formats.spec import FormatSpec
+from polytag.formats.textio import PathLike, atomic_writer, gc_paused, iter_line_chunks
 
 log = logging.getLogger("polytag")
 
@@ -65,8 +67,10 @@ def read_csv_file(
     encoding: str = "utf-8",
     use_tokenizer: bool = True,
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> list[Sentence]:
-    """Read a CSV file into sentences with sentence labels (see the module docstring)."""
+    """Read a CSV file into sentences with sentence labels (see the module docstring); a text of more
+    than ``max_sentence_tokens`` tokens raises before it is tokenized."""
     path = Path(path)
     columns = {int(k): v for k, v in column_name_map.items()}
     text_cols, label_cols, meta_cols = _label_columns(columns, label_type)
@@ -96,6 +100,7 @@ def read_csv_file(
                 if not text:
                     empty_rows.append(start)
                     continue
+                check_token_count(path, start, text, max_sentence_tokens, use_tokenizer)
                 sentence = Sentence(text, use_tokenizer=use_tokenizer)
                 for c, typename in label_cols:
                     if row[c]:
@@ -165,3 +170,14 @@ def write_csv_file(
             if index == 0 and not header and row[0].startswith("\ufeff"):
                 out.write("\ufeff")  # the reader drops one byte-order mark at the start of the file
             writer.writerow(row)
+
+
+FORMAT = FormatSpec(
+    name="csv",
+    extensions=(".csv",),
+    read=read_csv_file,
+    write=write_csv_file,
+    corpus="CSVClassificationCorpus",
+    description="text and label columns of a CSV file",
+)
+"""The CSV format's record for :mod:`polytag.formats.registry`."""

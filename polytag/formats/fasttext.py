@@ -3,9 +3,10 @@
 The leading words that start with ``label_prefix`` are labels of ``label_type`` (value verbatim, without
 the prefix); the rest of the line is the text. A line without labels is an unlabelled sentence. Blank
 lines are skipped; a line with labels but no text is skipped with one warning per file giving the count
-and the first line number. The byte-level rules of :mod:`polytag.formats._io` apply (an undecodable or
+and the first line number. The byte-level rules of :mod:`polytag.formats.textio` apply (an undecodable or
 NUL byte, a ``\\r`` inside a line or a line longer than ``max_line_bytes`` raise
-:class:`~polytag.errors.FormatError` with the line; see ``docs/robustness.md``).
+:class:`~polytag.errors.FormatError` with the line; see ``docs/robustness.md``), and so does a line of
+more than ``max_sentence_tokens`` tokens (:mod:`polytag.formats.limits`), before it is tokenized.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 
 from polytag.data import Sentence
 from polytag.errors import FormatError
-from polytag.formats._io import MAX_LINE_BYTES, PathLike, atomic_writer, gc_paused, iter_lines
+from polytag.formats.limits import MAX_LINE_BYTES, MAX_SENTENCE_TOKENS, check_token_count, too_many_tokens
+from polytag.formats.spec import FormatSpec
+from polytag.formats.textio import PathLike, atomic_writer, gc_paused, iter_lines
 
 log = logging.getLogger("polytag")
 
@@ -31,10 +34,12 @@ def read_fasttext_file(
     encoding: str = "utf-8",
     label_name_map: dict[str, str] | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
 ) -> list[Sentence]:
     """Read a fastText file into sentences with sentence labels of ``label_type``.
 
-    ``label_name_map`` renames label values (applied after the prefix is removed).
+    ``label_name_map`` renames label values (applied after the prefix is removed). A line with more
+    than ``max_sentence_tokens`` tokens (or labels) raises before its tokens are built.
     """
     if not label_prefix:
         raise ValueError("label_prefix must not be empty")
@@ -55,12 +60,15 @@ def read_fasttext_file(
                 if label_name_map is not None:
                     value = label_name_map.get(value, value)
                 labels.append(value)
+                if len(labels) > max_sentence_tokens:
+                    raise too_many_tokens(path, line_no, max_sentence_tokens)
                 pos = match.end()
             rest = line[pos:]
             text = rest.strip()
             if not text:
                 no_text.append(line_no)
                 continue
+            check_token_count(path, line_no, text, max_sentence_tokens, use_tokenizer)
             sentence = Sentence(text, use_tokenizer=use_tokenizer)
             for value in labels:
                 sentence.add_label(label_type, value)
@@ -102,3 +110,14 @@ def write_fasttext_file(
             if index == 0 and line.startswith("\ufeff"):
                 out.write("\ufeff")  # the reader drops one byte-order mark at the start of the file
             out.write(line)
+
+
+FORMAT = FormatSpec(
+    name="fasttext",
+    extensions=(".fasttext",),
+    read=read_fasttext_file,
+    write=write_fasttext_file,
+    corpus="ClassificationCorpus",
+    description="__label__A text, one document a line",
+)
+"""The fastText format's record for :mod:`polytag.formats.registry`."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from polytag.formats.streaming import dataset_token_counts, is_lazy
+from polytag.data.sizes import dataset_token_counts, is_lazy
 
 LENGTH_SAMPLE = 1000  # sentences whose subtokens are counted to estimate lengths of data read from disk
 _EPOCH_STRIDE = 1_000_003  # mixes the epoch into the seed so that epochs get unrelated orders
