@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from polytag.data import Sentence, link_document
-from polytag.tokenization import SciSpacyTokenizer, SegtokTokenizer, SpacyTokenizer, Tokenizer, load_spacy_model
+from polytag.tokenization import (
+    SciSpacyTokenizer,
+    SegtokTokenizer,
+    SpacyTokenizer,
+    Tokenizer,
+    load_spacy_model,
+)
 
 __all__ = [
     "NoSentenceSplitter",

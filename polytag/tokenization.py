@@ -194,7 +194,9 @@ class JapaneseTokenizer(Tokenizer):
 
     def __init__(self, tokenizer: str, sudachi_mode: str = "A") -> None:
         if tokenizer.lower() not in self.TOKENIZERS:
-            raise ValueError(f"JapaneseTokenizer: tokenizer must be one of {self.TOKENIZERS}, got {tokenizer!r}")
+            raise ValueError(
+                f"JapaneseTokenizer: tokenizer must be one of {self.TOKENIZERS}, got {tokenizer!r}"
+            )
         if sudachi_mode not in ("A", "B", "C"):
             raise ValueError(f"JapaneseTokenizer: sudachi_mode must be 'A', 'B' or 'C', got {sudachi_mode!r}")
         try:
