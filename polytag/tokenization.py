@@ -40,14 +40,15 @@ def align_tokens(text: str, words: list[str]) -> list[tuple[str, int]]:
 
     Why: Flair's tokenizers return strings only, while polytag's Sentence keeps character offsets
     (``start_position``, ``whitespace_after``). A word that is not found is put right after the previous
-    word, as Flair's Sentence does.
+    word and consumes no text.
     """
     pieces: list[tuple[str, int]] = []
     offset = 0
     for word in words:
         start = text.find(word, offset)
-        if start < 0:
-            start = min(offset, len(text))
+        if start < 0:  # not in the text: takes no characters, so the next word is still found
+            pieces.append((word, min(offset, len(text))))
+            continue
         pieces.append((word, start))
         offset = start + len(word)
     return pieces
