@@ -68,7 +68,12 @@ def test_tokenizer_wrapper_rejects_bad_functions() -> None:
 
 
 def test_align_tokens_places_rewritten_words_after_the_previous_one() -> None:
-    assert align_tokens("a cannot b", ["a", "can", "not", "b"]) == [("a", 0), ("can", 2), ("not", 5), ("b", 9)]
+    assert align_tokens("a cannot b", ["a", "can", "not", "b"]) == [
+        ("a", 0),
+        ("can", 2),
+        ("not", 5),
+        ("b", 9),
+    ]
     assert align_tokens("ab", ["a", "X", "b"]) == [("a", 0), ("X", 1), ("b", 1)]
 
 
