@@ -17,6 +17,7 @@ from polytag.datasets.candidates import count_linked_spans, read_candidate_file,
 from polytag.datasets.cleanconll import CLEANCONLL, build_cleanconll
 from polytag.datasets.document_classification import AGNEWS, ClassificationCorpus, CSVClassificationCorpus
 from polytag.datasets.entity_linking import ZELDA
+from polytag.datasets.imdb import IMDB
 from polytag.datasets.sequence_labeling import (
     CONLL_03,
     CONLL_2000,
@@ -25,7 +26,31 @@ from polytag.datasets.sequence_labeling import (
     ColumnDataset,
     MultiFileColumnCorpus,
 )
+from polytag.datasets.trec import TREC_6, TREC_50
 from polytag.datasets.treebanks import UD_ENGLISH, UniversalDependenciesCorpus, UniversalDependenciesDataset
+from polytag.datasets.ud_languages import (
+    UD_ARABIC,
+    UD_BASQUE,
+    UD_CATALAN,
+    UD_CHINESE,
+    UD_DANISH,
+    UD_DUTCH,
+    UD_FINNISH,
+    UD_FRENCH,
+    UD_GERMAN,
+    UD_HEBREW,
+    UD_HINDI,
+    UD_ITALIAN,
+    UD_JAPANESE,
+    UD_NORWEGIAN,
+    UD_POLISH,
+    UD_PORTUGUESE,
+    UD_SPANISH,
+    UD_SWEDISH,
+    UD_TURKISH,
+    UDTreebankCorpus,
+)
+from polytag.datasets.wnut import WNUT_17
 
 __all__ = [
     "AGNEWS",
@@ -34,7 +59,31 @@ __all__ = [
     "CONLL_03",
     "CONLL_2000",
     "NER_MULTI_WIKINER",
+    "IMDB",
+    "TREC_6",
+    "TREC_50",
+    "UD_ARABIC",
+    "UD_BASQUE",
+    "UD_CATALAN",
+    "UD_CHINESE",
+    "UD_DANISH",
+    "UD_DUTCH",
     "UD_ENGLISH",
+    "UD_FINNISH",
+    "UD_FRENCH",
+    "UD_GERMAN",
+    "UD_HEBREW",
+    "UD_HINDI",
+    "UD_ITALIAN",
+    "UD_JAPANESE",
+    "UD_NORWEGIAN",
+    "UD_POLISH",
+    "UD_PORTUGUESE",
+    "UD_SPANISH",
+    "UD_SWEDISH",
+    "UD_TURKISH",
+    "UDTreebankCorpus",
+    "WNUT_17",
     "ZELDA",
     "AmbiguousSplitError",
     "CSVClassificationCorpus",

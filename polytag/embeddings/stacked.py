@@ -1,0 +1,191 @@
+"""Flair's ``StackedEmbeddings`` (token vectors side by side) and ``DocumentPoolEmbeddings`` (pooled).
+
+Both are torch modules with the interface the task heads call (``forward_batch`` -> ``EmbeddingBatch``,
+``embedding_length``, ``is_token_embedding``), so a stack can stand where a
+:class:`~polytag.embeddings.TransformerWordEmbeddings` does (``TokenClassifier``), and a pool where a
+:class:`~polytag.embeddings.TransformerDocumentEmbeddings` does (``TextClassifier``), in training too:
+gradients reach every member that is fine-tuned.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from polytag.data import Sentence
+from polytag.embeddings.base import EmbeddingBatch
+from polytag.embeddings.transformer import EmbeddingConfigError
+from polytag.embeddings.word import TokenEmbeddings
+
+__all__ = ["DocumentPoolEmbeddings", "StackedEmbeddings"]
+
+POOLINGS = ("mean", "max", "min")
+FINE_TUNE_MODES = ("none", "linear", "nonlinear")
+
+
+def _check_token_embedding(position: int, embedding: Any) -> None:
+    if not isinstance(embedding, torch.nn.Module) or not hasattr(embedding, "forward_batch"):
+        raise TypeError(
+            f"StackedEmbeddings: entry {position} is a {type(embedding).__name__}, expected a polytag token "
+            f"embedding (WordEmbeddings, TransformerWordEmbeddings, StackedEmbeddings)"
+        )
+    if not getattr(embedding, "is_token_embedding", False):
+        raise EmbeddingConfigError(
+            f"StackedEmbeddings: entry {position} ({type(embedding).__name__}) gives no token vectors "
+            f"(is_token_embedding=False); stack token embeddings only"
+        )
+
+
+class StackedEmbeddings(TokenEmbeddings):
+    """Concatenates the token vectors of several embeddings: ``embedding_length`` is the sum.
+
+    ``overwrite_names`` is accepted for Flair scripts; polytag does not rename the members (their names
+    are part of a transformer's saved settings, and tokens do not keep vectors per name).
+    """
+
+    def __init__(self, embeddings: Sequence[Any], overwrite_names: bool = True) -> None:
+        super().__init__()
+        members = list(embeddings)
+        if not members:
+            raise EmbeddingConfigError("StackedEmbeddings needs at least one embedding")
+        for position, embedding in enumerate(members):
+            _check_token_embedding(position, embedding)
+        self.embeddings = torch.nn.ModuleList(members)
+        self.name = "Stack"
+        self.overwrite_names = overwrite_names
+
+    def members(self) -> list[Any]:
+        """The stacked embeddings, in order (typed loosely: any module with ``forward_batch``)."""
+        return list(self.embeddings)
+
+    @property
+    def embedding_length(self) -> int:  # type: ignore[override]
+        return sum(int(e.embedding_length) for e in self.members())
+
+    @property
+    def fine_tune(self) -> bool:
+        """True when any member is trained (what a span head asks before switching modes)."""
+        return any(getattr(e, "fine_tune", False) for e in self.members())
+
+    @property
+    def device(self) -> torch.device:
+        device: torch.device = self.members()[0].device
+        return device
+
+    def forward_batch(self, sentences: Sequence[Sentence]) -> EmbeddingBatch:
+        """The members' ``[B, T, d_i]`` vectors concatenated to ``[B, T, sum]`` (on member 0's device)."""
+        sentences = list(sentences)
+        outputs = [e.forward_batch(sentences) for e in self.members()]
+        first = outputs[0]
+        parts = []
+        for position, output in enumerate(outputs):
+            vectors = output.token_embeddings
+            if vectors is None or vectors.shape[:2] != first.token_embeddings.shape[:2]:
+                shape = None if vectors is None else tuple(vectors.shape)
+                raise EmbeddingConfigError(
+                    f"StackedEmbeddings: member {position} returned token vectors of shape {shape}, expected "
+                    f"{tuple(first.token_embeddings.shape[:2])} + (width,)"
+                )
+            parts.append(vectors.to(first.token_embeddings.device))
+        dtype = torch.promote_types(*(p.dtype for p in parts)) if len(parts) > 1 else parts[0].dtype
+        stacked = torch.cat([p.to(dtype) for p in parts], dim=-1)
+        return EmbeddingBatch(stacked, first.lengths, first.mask, None)
+
+    def get_names(self) -> list[str]:
+        return [str(getattr(e, "name", type(e).__name__)) for e in self.members()]
+
+    def __str__(self) -> str:
+        return f"StackedEmbeddings [{','.join(self.get_names())}]"
+
+
+class DocumentPoolEmbeddings(torch.nn.Module):
+    """One vector per sentence: the mean (or max / min) of its stacked token vectors (Flair's class).
+
+    ``fine_tune_mode`` ``"linear"`` / ``"nonlinear"`` puts a trained square linear map (with ReLU) over
+    the token vectors before pooling, as Flair does; ``"none"`` pools them as they are.
+    """
+
+    is_token_embedding = False
+    is_document_embedding = True
+
+    def __init__(
+        self, embeddings: Sequence[Any] | Any, fine_tune_mode: str = "none", pooling: str = "mean"
+    ) -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise EmbeddingConfigError(
+                f"DocumentPoolEmbeddings: pooling must be one of {POOLINGS}, got {pooling!r}"
+            )
+        if fine_tune_mode not in FINE_TUNE_MODES:
+            raise EmbeddingConfigError(
+                f"DocumentPoolEmbeddings: fine_tune_mode must be one of {FINE_TUNE_MODES}, "
+                f"got {fine_tune_mode!r}"
+            )
+        members = embeddings if isinstance(embeddings, (list, tuple)) else [embeddings]
+        self.embeddings = (
+            members[0]
+            if isinstance(members[0], StackedEmbeddings) and len(members) == 1
+            else (StackedEmbeddings(members))
+        )
+        self.pooling = pooling
+        self.fine_tune_mode = fine_tune_mode
+        width = self.embeddings.embedding_length
+        self.embedding_flex = torch.nn.Linear(width, width, bias=False) if fine_tune_mode != "none" else None
+        if self.embedding_flex is not None:
+            torch.nn.init.eye_(self.embedding_flex.weight)
+        self.embedding_length = width
+        self.document_embedding_length = width
+        self.name = f"document_{pooling}"
+        self._stored: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @property
+    def fine_tune(self) -> bool:
+        return self.fine_tune_mode != "none" or self.embeddings.fine_tune
+
+    def forward_batch(self, sentences: Sequence[Sentence]) -> EmbeddingBatch:
+        """``document_embeddings`` ``[B, embedding_length]``; an empty sentence gets zeros."""
+        tokens = self.embeddings.forward_batch(sentences)
+        vectors = tokens.token_embeddings
+        assert vectors is not None
+        if self.embedding_flex is not None:
+            vectors = self.embedding_flex(vectors)
+            if self.fine_tune_mode == "nonlinear":
+                vectors = torch.relu(vectors)
+        mask = tokens.mask.unsqueeze(-1)
+        counts = tokens.lengths.to(vectors.device).clamp(min=1).unsqueeze(-1).to(vectors.dtype)
+        if self.pooling == "mean":
+            pooled = (vectors * mask).sum(dim=1) / counts
+        elif self.pooling == "max":
+            pooled = (
+                vectors.masked_fill(~mask, float("-inf")).amax(dim=1) if vectors.shape[1] else vectors.sum(1)
+            )
+        else:
+            pooled = (
+                vectors.masked_fill(~mask, float("inf")).amin(dim=1) if vectors.shape[1] else vectors.sum(1)
+            )
+        empty = (tokens.lengths == 0).to(vectors.device).unsqueeze(-1)
+        pooled = pooled.masked_fill(empty, 0.0)
+        return EmbeddingBatch(None, tokens.lengths, tokens.mask, pooled)
+
+    def forward(self, sentences: Sequence[Sentence]) -> EmbeddingBatch:
+        return self.forward_batch(sentences)
+
+    def embed(self, sentences: Sentence | Sequence[Sentence]) -> list[Sentence]:
+        """Flair-style: embed without gradients; read with :meth:`get_document_embedding`."""
+        batch = [sentences] if isinstance(sentences, Sentence) else list(sentences)
+        with torch.no_grad():
+            output = self.forward_batch(batch)
+        assert output.document_embeddings is not None
+        for i, sentence in enumerate(batch):
+            self._stored[sentence] = output.document_embeddings[i]
+        return batch
+
+    def get_document_embedding(self, sentence: Sentence) -> torch.Tensor | None:
+        """The vector from the last :meth:`embed` of ``sentence``."""
+        return self._stored.get(sentence)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,1 @@
+"""Flair-shaped usage programs for the flairapi slice: splitters, tokenizers, embeddings, corpora."""
