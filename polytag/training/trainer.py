@@ -70,6 +70,8 @@ _CALL_ARGUMENTS = (
     "checkpoint_every",
     "checkpoint_unit",
 }
+# Public: the config schema (polytag.config) offers these as keys of trainer.method train_custom.
+CALL_ARGUMENTS: frozenset[str] = frozenset(_CALL_ARGUMENTS)
 
 
 class ModelTrainer:
