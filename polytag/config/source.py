@@ -112,7 +112,7 @@ def _check_expansion(root: yaml.Node) -> None:
                 deepest = max(deepest, child_depth + 1)
                 if count > MAX_NODES:
                     raise _TooLarge(
-                        child.start_mark.line + 1,
+                        node.start_mark.line + 1,  # the container: an alias's own mark is its anchor's
                         f"aliases expand the config to more than {MAX_NODES} values",
                     )
             known = sizes[id(node)] = (count, deepest)
