@@ -46,6 +46,38 @@ def _coerce_float(value: Any) -> tuple[bool, Any]:
     return False, value
 
 
+def _coerce_union(value: Any, options: tuple[Any, ...]) -> tuple[bool, Any]:
+    for option in options:
+        ok, out = coerce(value, option)
+        if ok:
+            return True, out
+    return False, value
+
+
+def _coerce_sequence(value: Any, annotation: Any, origin: Any) -> tuple[bool, Any]:
+    if not isinstance(value, list):
+        return False, value
+    args = typing.get_args(annotation)
+    if origin not in _ITEM_CHECKED or len(args) != 1:
+        return True, value
+    out = []
+    for item in value:
+        ok, item = coerce(item, args[0])
+        if not ok:
+            return False, value
+        out.append(item)
+    return True, out
+
+
+_SCALARS: dict[Any, Callable[[Any], tuple[bool, Any]]] = {
+    bool: lambda v: (isinstance(v, bool), v),
+    int: lambda v: (isinstance(v, int) and not isinstance(v, bool), v),
+    float: _coerce_float,
+    type(None): lambda v: (v is None, v),
+    None: lambda v: (v is None, v),
+}
+
+
 def coerce(value: Any, annotation: Any) -> tuple[bool, Any]:
     """Whether ``value`` (from YAML) fits the type ``annotation``, and the value to use.
 
@@ -54,37 +86,17 @@ def coerce(value: Any, annotation: Any) -> tuple[bool, Any]:
     """
     options = _union_args(annotation)
     if options is not None:
-        for option in options:
-            ok, out = coerce(value, option)
-            if ok:
-                return True, out
-        return False, value
+        return _coerce_union(value, options)
     if annotation in (Any, object, inspect.Parameter.empty):
         return True, value
-    if annotation is None or annotation is type(None):
-        return value is None, value
-    if annotation is bool:
-        return isinstance(value, bool), value
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
-    if annotation is float:
-        return _coerce_float(value)
+    scalar = _SCALARS.get(annotation)
+    if scalar is not None:
+        return scalar(value)
     origin = typing.get_origin(annotation) or annotation
     if origin in _PATHS:
         return isinstance(value, str), value
     if origin in _SEQUENCES:
-        if not isinstance(value, list):
-            return False, value
-        args = typing.get_args(annotation)
-        if origin not in _ITEM_CHECKED or len(args) != 1:
-            return True, value
-        out = []
-        for item in value:
-            ok, item = coerce(item, args[0])
-            if not ok:
-                return False, value
-            out.append(item)
-        return True, out
+        return _coerce_sequence(value, annotation, origin)
     if origin in _MAPPINGS:
         return isinstance(value, dict), value
     if origin is typing.Literal:
