@@ -148,10 +148,10 @@ def _line_index(root: yaml.Node | None) -> dict[KeyPath, int]:
     return index
 
 
-def read_yaml(text: str, path: Path | None = None, what: str = "") -> tuple[Any, dict[KeyPath, int]]:
+def read_yaml(text: str, path: Path | None = None) -> tuple[Any, dict[KeyPath, int]]:
     """Parse YAML text within the bounds; returns the value and the line of every key.
 
-    ``what`` prefixes messages (``--set ...: ``); errors are ``ConfigError`` naming ``path`` and line.
+    Errors are ``ConfigError`` naming ``path`` and the line.
     """
     loader = _DepthLimitedLoader(text)
     try:
@@ -164,9 +164,9 @@ def read_yaml(text: str, path: Path | None = None, what: str = "") -> tuple[Any,
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, line, f"{what}not valid YAML: {problem}") from None
+        raise ConfigError(path, line, f"not valid YAML: {problem}") from None
     except _TooLarge as exc:
-        raise ConfigError(path, exc.line, f"{what}too large: {exc.what}") from None
+        raise ConfigError(path, exc.line, f"too large: {exc.what}") from None
     finally:
         loader.dispose()
     return data, _line_index(root)
@@ -198,7 +198,7 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     try:
         value, _ = read_yaml(raw)
     except ConfigError as exc:
-        raise ConfigError(None, None, f"--set {text!r}: the value is {exc.message}") from None
+        raise ConfigError(None, None, f"--set {key}: the value is {exc.message}") from None
     return where, value
 
 
