@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from polytag.cli.config import (
+from polytag.cli.init_config import TEMPLATES, run_init_config, template
+from polytag.config import (
     ConfigError,
     apply_override,
     build_corpora,
@@ -17,7 +18,6 @@ from polytag.cli.config import (
     parse_override,
     resolve_config,
 )
-from polytag.cli.init_config import TEMPLATES, run_init_config, template
 from tests.test_cli_support import write_corpora
 
 BASE = textwrap.dedent(

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from polytag.cli.main import main
+from polytag.config import portable_config
 from polytag.io import read_model_header
 from tests.test_cli_support import free_port, http, one_torch_thread, write_corpora
 
@@ -134,7 +135,11 @@ def test_train_saves_resolved_config_next_to_the_model_and_inside_it(trained):
     assert beside["multitask"]["sampling"] == "uniform"
     assert beside["corpora"]["tagged"]["folder"] == str((folder / "data" / "tagged").resolve())
     inside = read_model_header(model)["config"]["training_config"]
-    assert inside == json.loads(json.dumps(beside))  # the same config (JSON turns column numbers to text)
+    # the same config (JSON turns column numbers to text), its paths relative to the config's folder or
+    # redacted: a shared model file does not leak the local disk layout
+    assert inside == json.loads(json.dumps(portable_config(beside, folder)))
+    assert inside["output"] == "out" and inside["corpora"]["tagged"]["folder"] == "data/tagged"
+    assert str(folder) not in json.dumps(inside) and inside["encoder"]["model"].startswith("<local>/")
     log_text = (output / "training.log").read_text(encoding="utf-8")
     assert "EPOCH 2 done" in log_text and "EPOCH 3" not in log_text
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from polytag.cli.config import build_corpora, build_model, load_and_resolve
 from polytag.cli.main import main
+from polytag.config import build_corpora, build_model, load_and_resolve
 from polytag.io import read_model_header
 from tests.test_cli_support import one_torch_thread, write_corpora
 

@@ -36,7 +36,7 @@ def evaluation_data(
         raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     path = Path(data)
     if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
-        from polytag.cli.config import build_corpora, load_and_resolve
+        from polytag.config import build_corpora, load_and_resolve
 
         resolved = load_and_resolve(path)
         corpus, _ = build_corpora(resolved)

@@ -13,7 +13,7 @@ import math
 import os
 from typing import Any
 
-from polytag.cli.config import MODEL_CONFIG_KEY
+from polytag.config import MODEL_CONFIG_KEY
 
 
 def _obj(value: Any) -> dict[str, Any]:

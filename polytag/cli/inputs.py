@@ -197,8 +197,8 @@ def iter_input(
 
 
 def named_corpus(name: str, base_path: str | None = None) -> Any:
-    """A named corpus from the allow-list of :mod:`polytag.cli.config` (``UD_ENGLISH``, ...)."""
-    from polytag.cli.config import NAMED_CORPORA, build_corpus
+    """A named corpus from the allow-list of :mod:`polytag.config` (``UD_ENGLISH``, ...)."""
+    from polytag.config import NAMED_CORPORA, build_corpus
 
     for known in NAMED_CORPORA:
         if known.lower() == name.lower():
@@ -210,6 +210,6 @@ def named_corpus(name: str, base_path: str | None = None) -> Any:
 
 
 def is_named_corpus(name: str) -> bool:
-    from polytag.cli.config import NAMED_CORPORA
+    from polytag.config import NAMED_CORPORA
 
     return any(known.lower() == name.lower() for known in NAMED_CORPORA)

@@ -280,7 +280,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "train":
         if args.check:
-            from polytag.cli.config import dump_config, load_and_resolve
+            from polytag.config import dump_config, load_and_resolve
 
             print(dump_config(load_and_resolve(args.config, args.overrides, args.output)), end="")
             return 0

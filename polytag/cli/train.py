@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polytag.cli.config import (
+from polytag.config import (
     build_corpora,
     build_model,
     embed_in_model,
@@ -111,7 +111,7 @@ def run_train(
     if not main:
         return {"output": str(out), "models": [str(p) for p in saved], **result}
     for path in saved:
-        embed_in_model(path, resolved)
+        embed_in_model(path, resolved, base_dir=Path(config_path).parent)  # paths portable, relative
     summary = {
         "output": str(out),
         "models": [str(p) for p in saved],

@@ -45,7 +45,7 @@ PathLike = str | os.PathLike
 
 # Keyword arguments of the public methods that fill the run's configuration (train_custom takes them as
 # **kwargs; the config schema reads this set).
-CALL_ARGUMENTS = (
+CALL_ARGUMENTS: frozenset[str] = frozenset(
     {f.name for f in dataclasses.fields(TrainingConfig)}
     | {
         "epoch",
@@ -64,7 +64,6 @@ CALL_ARGUMENTS = (
     "checkpoint_every",
     "checkpoint_unit",
 }
-_CALL_ARGUMENTS = CALL_ARGUMENTS  # the older private name, still imported by polytag/cli/config.py
 
 
 class ModelTrainer:
