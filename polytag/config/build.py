@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from polytag.formats.registry import formats
+
 NAMED_CORPORA = (
     "UD_ENGLISH",
     "CONLL_2000",
@@ -19,16 +21,9 @@ NAMED_CORPORA = (
     "AIDA_NEL",
     "NER_MULTI_WIKINER",
 )
-# TODO(registry): take this from polytag/formats/registry.py once it exists (the one format map).
-# File corpus type -> the corpus class of polytag.datasets that reads it; jsonl is read with
-# read_jsonl_file into a plain Corpus.
-FILE_CORPUS_CLASSES: dict[str, str | None] = {
-    "column": "ColumnCorpus",
-    "conllu": "UniversalDependenciesCorpus",
-    "jsonl": None,
-    "csv": "CSVClassificationCorpus",
-    "fasttext": "ClassificationCorpus",
-}
+# File corpus type -> the corpus class of polytag.datasets that reads it, from the format registry (the one
+# format map); jsonl has none and is read with read_jsonl_file into a plain Corpus.
+FILE_CORPUS_CLASSES: dict[str, str | None] = {spec.name: spec.corpus for spec in formats()}
 FILE_CORPUS_TYPES = tuple(FILE_CORPUS_CLASSES)
 
 
