@@ -260,20 +260,7 @@ def run_predict(
         keep_documents = uses_context(model)
     else:
         model, layers, keep_documents = None, [], _file_uses_context(model_path)
-    from tqdm import tqdm
-
-    bar = tqdm(unit=" sent", desc="predict", disable=not progress, file=sys.stderr, mininterval=0.5)
-    n_sentences = n_tokens = 0
-    start = time.perf_counter()
-
-    def advance(sentences: int, tokens: int) -> None:
-        nonlocal n_sentences, n_tokens
-        n_sentences += sentences
-        n_tokens += tokens
-        bar.update(sentences)
-        elapsed = max(time.perf_counter() - start, 1e-9)
-        bar.set_postfix_str(f"{n_tokens / elapsed:,.0f} tokens/s", refresh=False)
-
+    progress_bar = _Progress(progress)
     chunks = chunked(iter_input(input_path, kind, columns, split), chunk_size, keep_documents)
     with _open_output(output) as out:
         writer = WRITERS[target](out, layers, link_template)
@@ -283,34 +270,56 @@ def run_predict(
                 model.predict(chunk, mini_batch_size=batch_size)
                 for sentence in chunk:
                     writer.write(sentence)
-                advance(len(chunk), sum(len(s) for s in chunk))
+                progress_bar.advance(len(chunk), sum(len(s) for s in chunk))
                 del chunk
         else:
             setup = (str(model_path), device, _threads_per_worker(workers), target, link_template, batch_size)
             for text, sentences, tokens in _predict_in_workers(chunks, workers, setup):
                 out.write(text)
-                advance(sentences, tokens)
+                progress_bar.advance(sentences, tokens)
         writer.finish()
-    bar.close()
-    elapsed = time.perf_counter() - start
-    stats = {
-        "sentences": n_sentences,
-        "tokens": n_tokens,
-        "seconds": round(elapsed, 3),
-        "sentences_per_second": round(n_sentences / elapsed, 1) if elapsed > 0 else None,
-        "tokens_per_second": round(n_tokens / elapsed, 1) if elapsed > 0 else None,
-        "output": output or "-",
-        "format": target,
-        "workers": workers,
-    }
-    print(
-        f"predicted {n_sentences} sentences ({n_tokens} tokens) in {elapsed:.1f} s: "
-        f"{stats['sentences_per_second']} sentences/s, {stats['tokens_per_second']} tokens/s"
-        + (f" with {workers} workers" if workers > 1 else "")
-        + (f"; written to {output} ({target})" if output and output != "-" else ""),
-        file=sys.stderr,
-    )
-    return stats
+    return progress_bar.finish(output, target, workers)
+
+
+class _Progress:
+    """The progress bar and counts of one prediction run, and its closing summary on standard error."""
+
+    def __init__(self, show: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(unit=" sent", desc="predict", disable=not show, file=sys.stderr, mininterval=0.5)
+        self.sentences = self.tokens = 0
+        self.start = time.perf_counter()
+
+    def advance(self, sentences: int, tokens: int) -> None:
+        self.sentences += sentences
+        self.tokens += tokens
+        self.bar.update(sentences)
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        self.bar.set_postfix_str(f"{self.tokens / elapsed:,.0f} tokens/s", refresh=False)
+
+    def finish(self, output: str | None, target: str, workers: int) -> dict[str, Any]:
+        self.bar.close()
+        elapsed = time.perf_counter() - self.start
+        n_sentences, n_tokens = self.sentences, self.tokens
+        stats = {
+            "sentences": n_sentences,
+            "tokens": n_tokens,
+            "seconds": round(elapsed, 3),
+            "sentences_per_second": round(n_sentences / elapsed, 1) if elapsed > 0 else None,
+            "tokens_per_second": round(n_tokens / elapsed, 1) if elapsed > 0 else None,
+            "output": output or "-",
+            "format": target,
+            "workers": workers,
+        }
+        print(
+            f"predicted {n_sentences} sentences ({n_tokens} tokens) in {elapsed:.1f} s: "
+            f"{stats['sentences_per_second']} sentences/s, {stats['tokens_per_second']} tokens/s"
+            + (f" with {workers} workers" if workers > 1 else "")
+            + (f"; written to {output} ({target})" if output and output != "-" else ""),
+            file=sys.stderr,
+        )
+        return stats
 
 
 # -- several worker processes -------------------------------------------------------------------------

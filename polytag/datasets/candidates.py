@@ -16,7 +16,7 @@ from polytag.datasets.base import datasets_root
 from polytag.datasets.entity_linking import find_zelda_files
 from polytag.datasets.sequence_labeling import ColumnDataset
 from polytag.errors import DatasetNotFoundError, FormatError
-from polytag.formats._io import gc_paused, iter_line_chunks
+from polytag.formats.textio import gc_paused, iter_line_chunks
 
 PathLike = str | os.PathLike
 CandidateTable = dict[str, dict[str, float]]

@@ -213,16 +213,7 @@ def evaluate_linking(
     table = format_report({name: report[name] for name in ("mentions", "micro avg")}, digits)
     detailed = "\n".join(lines) + "\n\n" + table
 
-    row = main_metric[0] if main_metric else ""
-    if row == "accuracy":
-        main_score = accuracy
-    elif row in ("micro avg", "mentions") and len(main_metric) > 1 and main_metric[1] in report[row]:
-        main_score = report[row][main_metric[1]]
-    else:
-        raise EvaluationError(
-            f"main_metric {main_metric!r} is not available for linking; use ('micro avg', 'f1-score'), "
-            "('mentions', 'f1-score') or ('accuracy', '')"
-        )
+    main_score = _main_score(report, main_metric)
     return Result(
         main_score=main_score,
         detailed_results=detailed,
@@ -231,4 +222,17 @@ def evaluate_linking(
         log_header="PRECISION\tRECALL\tF1\tACCURACY",
         log_line="\t".join(f"{v:.{digits}f}" for v in (e2e["precision"], e2e["recall"], e2e["f1"], accuracy)),
         loss=loss,
+    )
+
+
+def _main_score(report: dict[str, Any], main_metric: tuple[str, str]) -> float:
+    """The figure the trainer selects models by: accuracy, or a column of the micro/mentions rows."""
+    row = main_metric[0] if main_metric else ""
+    if row == "accuracy":
+        return report["accuracy"]
+    if row in ("micro avg", "mentions") and len(main_metric) > 1 and main_metric[1] in report[row]:
+        return report[row][main_metric[1]]
+    raise EvaluationError(
+        f"main_metric {main_metric!r} is not available for linking; use ('micro avg', 'f1-score'), "
+        "('mentions', 'f1-score') or ('accuracy', '')"
     )

@@ -136,20 +136,9 @@ def evaluate_items(
     if kind not in KINDS:
         raise EvaluationError(f"unknown evaluation kind {kind!r}; expected one of {', '.join(KINDS)}")
     metric: tuple[str, ...] = tuple(main_metric) if main_metric is not None else default_main_metric(kind)
-    excluded = set(exclude_labels)
-    gold_items = _as_item_set(gold, "gold")
-    predicted_items = _as_item_set(predicted, "predicted")
-
-    # Set operations over whole item sets (no per-key Python objects): fast on 10^5-10^6 tokens.
-    if excluded:
-        kept_gold_keys = {item[:-1] for item in gold_items if item[-1] not in excluded}
-        ignored = {item[:-1] for item in gold_items if item[-1] in excluded} - kept_gold_keys
-        gold_items = {item for item in gold_items if item[-1] not in excluded}
-        predicted_items = {
-            item for item in predicted_items if item[-1] not in excluded and item[:-1] not in ignored
-        }
-    else:
-        ignored = set()
+    gold_items, predicted_items, ignored = _drop_excluded(
+        _as_item_set(gold, "gold"), _as_item_set(predicted, "predicted"), set(exclude_labels)
+    )
 
     universe = {item[:-1] for item in gold_items}
     universe.update(item[:-1] for item in predicted_items)
@@ -165,6 +154,29 @@ def evaluate_items(
     wrong_keys = {item[:-1] for item in gold_labelled ^ predicted_labelled}
     accuracy = ratio(len(universe) - len(wrong_keys), len(universe))
 
+    report = _class_report(gold_count, predicted_count, true_positive)
+    report["accuracy"] = accuracy
+
+    return _result(report, metric, kind, len(universe), digits, loss)
+
+
+def _drop_excluded(
+    gold_items: set[tuple], predicted_items: set[tuple], excluded: set[str]
+) -> tuple[set[tuple], set[tuple], set[tuple]]:
+    """Items without the excluded labels, and the keys that only excluded gold labels had (ignored)."""
+    if not excluded:
+        return gold_items, predicted_items, set()
+    kept_gold_keys = {item[:-1] for item in gold_items if item[-1] not in excluded}
+    ignored = {item[:-1] for item in gold_items if item[-1] in excluded} - kept_gold_keys
+    gold_items = {item for item in gold_items if item[-1] not in excluded}
+    predicted_items = {
+        item for item in predicted_items if item[-1] not in excluded and item[:-1] not in ignored
+    }
+    return gold_items, predicted_items, ignored
+
+
+def _class_report(gold_count: Counter, predicted_count: Counter, true_positive: Counter) -> dict[str, Any]:
+    """Per-class precision/recall/F1/support plus micro, macro and weighted averages (sklearn's layout)."""
     classes = sorted(
         set(gold_count) | set(predicted_count),
         key=lambda label: (-gold_count[label], -predicted_count[label], str(label)),
@@ -199,7 +211,14 @@ def evaluate_items(
         for column in _COLUMNS[:3]
     }
     report["weighted avg"]["support"] = total_gold
-    report["accuracy"] = accuracy
+    return report
+
+
+def _result(
+    report: dict[str, Any], metric: tuple, kind: str, n_keys: int, digits: int, loss: float | None
+) -> Result:
+    """The Result of a finished report: main score, scores by name, the printed report and the log line."""
+    accuracy = report["accuracy"]
 
     main_score = _pick(report, metric)
     micro, macro = report["micro avg"], report["macro avg"]
@@ -214,12 +233,12 @@ def evaluate_items(
         "accuracy": accuracy,
     }
     title = {"span": "spans", "token": "tokens", "text": "data points"}[kind]
-    if universe:
+    if n_keys:
         body = f"By class:\n{format_report(report, digits)}"
     else:
         body = "By class:\n(no gold and no predicted labels)\n"
     detailed = (
-        f"\nResults ({len(universe)} {title}):"
+        f"\nResults ({n_keys} {title}):"
         f"\n- F-score (micro) {micro['f1-score']:.{digits}f}"
         f"\n- F-score (macro) {macro['f1-score']:.{digits}f}"
         f"\n- Accuracy {accuracy:.{digits}f}"

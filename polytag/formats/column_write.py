@@ -33,6 +33,7 @@ def layer_kinds(sentences: list[Sentence], layers: list[str]) -> dict[str, str]:
     return kinds
 
 
+# long: one streaming pass per sentence over every layer; its steps share the per-sentence tag arrays.
 def write_column_file(
     path: PathLike,
     sentences: Iterable[Sentence],

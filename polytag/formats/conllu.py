@@ -140,6 +140,7 @@ def _label_value(token: Any, layer: str) -> str:
     return labels[0].value if labels else "_"
 
 
+# long: one pass that writes the ten CoNLL-U columns of each token; the columns share per-token state.
 def write_conllu_file(path: PathLike, sentences: Iterable[Sentence]) -> None:
     """Write sentences as CoNLL-U; :func:`read_conllu_file` reads back the same tokens, labels and metadata.
 

@@ -51,6 +51,7 @@ class SentenceParts:
         self.first_line = 0
 
 
+# long: the per-line hot loop of the CoNLL-U reader; helper calls per line would cost read speed.
 def parse_lines(
     path: Path, chunks: Iterable[tuple[int, list[str]]], max_sentence_tokens: int = MAX_SENTENCE_TOKENS
 ) -> Iterator[SentenceParts | str | None]:

@@ -44,7 +44,7 @@ from polytag.datasets.candidates import (
 )
 from polytag.errors import DatasetNotFoundError, PolytagError
 from polytag.evaluation import candidate_recall_at_k
-from polytag.formats._io import atomic_writer
+from polytag.formats.textio import atomic_writer
 
 log = logging.getLogger("polytag")
 
