@@ -140,15 +140,16 @@ def load_tokenizer(path: str, **kwargs: Any) -> Any:
     """
     from transformers import AutoTokenizer
 
-    kwargs = {**kwargs, "trust_remote_code": False}
-    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    kwargs = {k: v for k, v in kwargs.items() if k != "trust_remote_code"}
+    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs, trust_remote_code=False)
     if not getattr(tokenizer, "is_fast", False):
         raise ModelFileError(f"{path}: the encoder has no fast tokenizer (word ids are needed)")
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if getattr(tokenizer, "add_prefix_space", None) is False and "ByteLevel" in repr(
         getattr(backend, "pre_tokenizer", None)
     ):
-        tokenizer = AutoTokenizer.from_pretrained(path, **{**kwargs, "add_prefix_space": True})
+        kwargs["add_prefix_space"] = True
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs, trust_remote_code=False)
     return tokenizer
 
 

@@ -179,9 +179,9 @@ class TransformerEmbeddings(torch.nn.Module):
             kwargs.pop(flair_only, None)
         model_kwargs.update(kwargs)
         for options in (model_kwargs, tokenizer_kwargs):
-            options["trust_remote_code"] = False  # never run code shipped with a model
+            options.pop("trust_remote_code", None)  # never run code shipped with a model
         with _quiet_loading():
-            encoder = AutoModel.from_pretrained(path, **model_kwargs)
+            encoder = AutoModel.from_pretrained(path, **model_kwargs, trust_remote_code=False)
         self._attach(encoder, load_tokenizer(path, **tokenizer_kwargs), settings)
 
     # -- construction ------------------------------------------------------------------------------
