@@ -305,19 +305,26 @@ def test_encoder_config_larger_than_its_tensors_is_refused_before_building(good_
         TransformerEmbeddings.from_config(first_embedding_config(good_model), missing)
 
 
-def test_huge_vocabulary_under_a_memory_limit_is_a_model_file_error(good_model: Path) -> None:
-    """16 M x 32 floats (2 GB) would not fit the limit: refused from the header alone, nothing allocated."""
+def test_huge_vocabulary_under_a_memory_limit_is_a_model_file_error(good_model: Path, tmp_path: Path) -> None:
+    """Under a memory limit (1 GB above what the process holds): a 1e8-word vocabulary in a file is a
+    ModelFileError from ``Model.load``, and 16 M x 32 floats (2 GB) is refused from the header alone."""
+    huge = edit_encoder_config(good_model, tmp_path / "huge.pt", _set("encoder_config.vocab_size", 10**8))
     code = textwrap.dedent(f"""
         import resource
+        from pathlib import Path
         from polytag.embeddings import TransformerEmbeddings
         from polytag.errors import ModelFileError
+        from polytag.models.base import Model
         from tests.test_encoder_trust import first_embedding_config, header_shapes
-        from pathlib import Path
         path = Path({str(good_model)!r})
         config = first_embedding_config(path)
         shapes = header_shapes(path)
         size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (size + 1_000_000_000, resource.RLIM_INFINITY))
+        try:
+            Model.load({str(huge)!r})
+        except ModelFileError as error:
+            print("REFUSED", error)
         config["encoder_config"]["vocab_size"] = 16_000_000
         try:
             TransformerEmbeddings.from_config(config, shapes)
@@ -325,5 +332,7 @@ def test_huge_vocabulary_under_a_memory_limit_is_a_model_file_error(good_model: 
             print("REFUSED", error)
     """)
     result = run_python(code)
-    assert result.stdout.startswith("REFUSED") and "vocab" not in result.stderr, result
-    assert "(16000000, 32)" in result.stdout
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and all(line.startswith("REFUSED") for line in lines), result
+    assert "'encoder_config.vocab_size'" in lines[0] and "100000000" in lines[0]
+    assert "(16000000, 32)" in lines[1] and "(30522, 32)" in lines[1]
