@@ -105,6 +105,6 @@ def check_encoder_shapes(hf_config: Any, header_shapes: Mapping[str, tuple[int, 
                 "is not in the file"
             )
         raise ModelFileError(
-            f"encoder tensor '{name}': the file's encoder_config makes it {_shape_text(wanted)}, "
-            f"the file stores {_shape_text(found[0])}"
+            f"encoder tensor '{name}' has shape {_shape_text(found[0])} in the file, but its "
+            f"encoder_config makes it {_shape_text(wanted)}"
         )
