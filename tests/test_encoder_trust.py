@@ -152,6 +152,7 @@ MALFORMED: dict[str, tuple[Callable[[dict], None], str]] = {
     "context_dropout 2": (_set("context_dropout", 2), "'context_dropout'"),
     "context_dropout NaN": (_set("context_dropout", float("nan")), "'context_dropout'"),
     "name a number": (_set("name", 5), "'name'"),
+    "class a list": (_set("class", ["TransformerEmbeddings"]), "'class': expected a class name"),
     "no token nor document vectors": (
         lambda e: e.update(is_token_embedding=False, is_document_embedding=False),
         "token vectors, document vectors or both",

@@ -264,7 +264,10 @@ class TransformerEmbeddings(torch.nn.Module):
         files = tokenizer_files_from_config(config)
         if header_shapes is not None:
             check_encoder_shapes(hf_config, header_shapes)
-        target_cls = {c.__name__: c for c in _embedding_classes()}.get(config.get("class", ""), cls)
+        class_name = config.get("class", "")
+        if not isinstance(class_name, str):
+            raise ModelFileError(f"embedding config entry 'class': expected a class name, got {class_name!r}")
+        target_cls = {c.__name__: c for c in _embedding_classes()}.get(class_name, cls)
         tokenizer = tokenizer_from_files(files)
         module = target_cls.__new__(target_cls)
         torch.nn.Module.__init__(module)
