@@ -65,7 +65,7 @@ def _check(model: Model, heads: list[tuple[str, torch.nn.Module]]) -> Transforme
                 "TokenClassifier, SequenceTagger, TextClassifier and MultitaskModels of them; "
                 "span classifiers / entity linkers need candidate lookups outside any graph)"
             )
-    encoders = {id(head.embeddings): head.embeddings for _, head in heads}
+    encoders: dict[int, Any] = {id(head.embeddings): head.embeddings for _, head in heads}
     if len(encoders) != 1:
         raise ExportError(f"the heads use {len(encoders)} encoders; export needs one shared encoder")
     for name, parameter in model.named_parameters():
@@ -77,7 +77,7 @@ def _check(model: Model, heads: list[tuple[str, torch.nn.Module]]) -> Transforme
     return next(iter(encoders.values()))
 
 
-def _head_settings(task: str, head: torch.nn.Module) -> dict[str, Any]:
+def _head_settings(task: str, head: Any) -> dict[str, Any]:
     common = {"task": task, "class": type(head).__name__, "label_type": head.label_type}
     if isinstance(head, TextClassifier):
         return {
@@ -89,7 +89,7 @@ def _head_settings(task: str, head: torch.nn.Module) -> dict[str, Any]:
             "multi_label_threshold": float(head.multi_label_threshold),
         }
     crf = getattr(head, "crf", None)
-    settings = {
+    settings: dict[str, Any] = {
         **common,
         "kind": "token",
         "output": f"{task}.emissions" if crf is not None else f"{task}.probs",
@@ -147,7 +147,7 @@ def export_onnx(
     graph = ExportGraph(embeddings, kinds).eval()
     names = graph.input_names()
     sentences = [Sentence.from_tokens(words) for words in _TRACE_TEXTS]
-    feeds = graph_feeds(embeddings, sentences, graph.needs_tokens, graph.needs_document)
+    feeds = graph_feeds(embeddings.planner, sentences, graph.needs_tokens, graph.needs_document)
     device = embeddings.device
     args = tuple(torch.from_numpy(feeds[name]).to(device) for name in names)
     head_settings = [_head_settings(task, head) for task, head in heads]

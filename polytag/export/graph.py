@@ -23,9 +23,11 @@ Outputs: one per head, named ``<task>.probs`` (softmax or sigmoid probabilities)
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from polytag.embeddings import TransformerEmbeddings
+from polytag.embeddings import TransformerEmbeddings, encoder_hidden_states
 
 
 class PoolingGraph(torch.nn.Module):
@@ -35,7 +37,7 @@ class PoolingGraph(torch.nn.Module):
         super().__init__()
         self.encoder = embeddings.model
         self.layer_indexes = list(embeddings.layer_indexes)
-        self.all_hidden = bool(embeddings._all_hidden)
+        self.all_hidden_states = bool(embeddings.all_hidden_states)
         self.layer_mean = embeddings.layer_mean
         self.subtoken_pooling = embeddings.subtoken_pooling
         self.cls_pooling = embeddings.cls_pooling
@@ -43,20 +45,15 @@ class PoolingGraph(torch.nn.Module):
         self.is_document_embedding = embeddings.is_document_embedding
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        output = self.encoder(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            output_hidden_states=self.all_hidden,
-            return_dict=True,
+        """The selected layers, by the very function the torch module uses."""
+        return encoder_hidden_states(
+            self.encoder,
+            input_ids,
+            attention_mask,
+            self.layer_indexes,
+            self.layer_mean,
+            self.all_hidden_states,
         )
-        if not self.all_hidden:
-            return output.last_hidden_state
-        chosen = [output.hidden_states[i] for i in self.layer_indexes]
-        if len(chosen) == 1:
-            return chosen[0]
-        if self.layer_mean:
-            return torch.stack(chosen, dim=0).mean(dim=0)
-        return torch.cat(chosen, dim=-1)
 
     @staticmethod
     def flat_with_zero_row(hidden: torch.Tensor) -> torch.Tensor:
@@ -103,7 +100,7 @@ class UnpackedBiRNN(torch.nn.Module):
         super().__init__()
         if not rnn.bidirectional or not rnn.batch_first:
             raise ValueError("only batch-first bidirectional RNNs are rebuilt")
-        cls = type(rnn)
+        cls: Any = type(rnn)  # the same RNN class, one layer and one direction
         self.layers = torch.nn.ModuleList()
         for layer in range(rnn.num_layers):
             size = rnn.input_size if layer == 0 else 2 * rnn.hidden_size
@@ -122,7 +119,8 @@ class UnpackedBiRNN(torch.nn.Module):
         size = lengths.clamp(min=1).unsqueeze(1)
         inside = steps < lengths.unsqueeze(1)
         reverse = torch.where(steps < size, size - 1 - steps, steps).unsqueeze(-1)  # [B, T, 1]
-        for forward_rnn, backward_rnn in self.layers:
+        layers: Any = self.layers  # pairs of (forward, backward) single-direction RNNs
+        for forward_rnn, backward_rnn in layers:
             out_forward, _ = forward_rnn(x)
             flipped = x.gather(1, reverse.expand(-1, -1, x.shape[-1]))
             out_backward, _ = backward_rnn(flipped)
@@ -139,7 +137,7 @@ class TokenHeadGraph(torch.nn.Module):
         self.reprojection = getattr(head, "reprojection", None)
         rnn = getattr(head, "rnn", None)
         self.rnn = UnpackedBiRNN(rnn) if rnn is not None else None
-        self.decoder = head.decoder
+        self.decoder: Any = head.decoder
         self.emissions = getattr(head, "crf", None) is not None
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -157,7 +155,7 @@ class TextHeadGraph(torch.nn.Module):
 
     def __init__(self, head: torch.nn.Module) -> None:
         super().__init__()
-        self.decoder = head.decoder
+        self.decoder: Any = head.decoder
         self.multi_label = bool(head.multi_label)
 
     def forward(self, document: torch.Tensor) -> torch.Tensor:

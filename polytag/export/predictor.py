@@ -4,7 +4,7 @@ Split of the work between the graph and Python:
 
 * Python, before the graph: tokenizing, document context (FLERT), cutting long sentences into encoder
   windows and the gather indexes for subtoken pooling. This is the very code the torch model runs
-  (:class:`TransformerEmbeddings`' batch plan, rebuilt from the saved settings without encoder weights),
+  (the encoder's :class:`~polytag.embeddings.SubtokenPlanner`, rebuilt from the saved settings; no weights),
   so both see identical encoder rows. Batches are length-sorted by subtokens as in ``Model.predict``.
 * The graph: the encoder, subtoken -> token pooling, the document vector and every head up to
   probabilities (softmax / sigmoid) or, for CRF taggers, emission scores.
@@ -19,15 +19,13 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
 
 from polytag.data import Sentence
-from polytag.embeddings import TransformerEmbeddings
-from polytag.embeddings.transformer import CONFIG_KEYS
+from polytag.embeddings import EncoderSettings, SubtokenPlanner, tokenizer_from_folder
 from polytag.errors import ModelFileError
 from polytag.export.exporter import FORMAT, FORMAT_VERSION, GRAPH_FILE, SETTINGS_FILE, TOKENIZER_DIR
 from polytag.export.feeds import graph_feeds
@@ -36,25 +34,9 @@ from polytag.models.token_classifier import write_tag_decisions
 from polytag.nn.crf import CRF
 
 
-class _ShapeOnlyEncoder(torch.nn.Module):
-    """Stands in for the encoder where only its configuration (width, depth) is read."""
-
-    def __init__(self, hidden_size: int, num_hidden_layers: int) -> None:
-        super().__init__()
-        self.config = SimpleNamespace(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers)
-
-
-def _batch_planner(settings: dict[str, Any], tokenizer_dir: Path) -> TransformerEmbeddings:
-    """A weightless :class:`TransformerEmbeddings` that only plans batches (tokenizing, windows, context)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    planner = TransformerEmbeddings.__new__(TransformerEmbeddings)
-    torch.nn.Module.__init__(planner)
-    encoder = _ShapeOnlyEncoder(settings["hidden_size"], settings["num_hidden_layers"])
-    options = {key: settings[key] for key in CONFIG_KEYS}
-    planner._setup(encoder, tokenizer, **options)
-    return planner.eval()
+def _batch_planner(settings: dict[str, Any], tokenizer_dir: Path) -> SubtokenPlanner:
+    """The planner the exported encoder's settings describe (tokenizing, windows, context; no weights)."""
+    return SubtokenPlanner(tokenizer_from_folder(tokenizer_dir), EncoderSettings.from_config(settings))
 
 
 class _Head:
