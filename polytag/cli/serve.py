@@ -493,7 +493,6 @@ def uvicorn_config(
         access_log=access_log,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=5,
-        backlog=min(2048, guard.max_connections * 2),
     )
 
 
