@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from polytag.cli.serve import ByteBudget, Limits, RequestError, create_app, uvicorn_config
+from polytag.cli.serve import ByteBudget, Limits, RequestError, create_app, prepare, uvicorn_config
 from polytag.cli.serve_batcher import MicroBatcher
 from polytag.cli.serve_guard import RepeatFilter, host_name
+from polytag.cli.serve_limits import SubtokenCounter
 from tests.test_cli_support import build_model, free_port, http, one_torch_thread
 
 JSON = {"Content-Type": "application/json"}
@@ -61,13 +62,27 @@ def test_one_long_word_counts_its_subtokens_and_is_refused_before_prediction(por
     _, before = http(port, "GET", "/health")
     body = json.dumps({"text": "\u65e5" * 100_000}, ensure_ascii=False).encode()  # one word, 300 kB
     status, data = http(port, "POST", "/predict", body)
-    assert status == 413 and "100000 encoder subtokens; the limit is 50" in data["detail"]
+    assert status == 413 and "text 0 has a word of 100000 characters at character 0" in data["detail"]
     status, data = http(port, "POST", "/predict", {"text": "\u65e5\u672c" * 30})  # 60 subtokens, one token
     assert status == 413 and "60 encoder subtokens" in data["detail"]
     _, after = http(port, "GET", "/health")
     assert after["predict_calls"] == before["predict_calls"]
     status, data = http(port, "POST", "/predict", {"text": "\u65e5\u672c" * 20})  # 40 subtokens: fine
     assert status == 200 and data["tokens"] == 1
+
+
+def test_subtokens_are_counted_with_the_encoders_tokenizer(model):
+    counter = SubtokenCounter(model)
+    limits = Limits(max_tokens=50, max_word_chars=200_000)
+    with pytest.raises(RequestError) as error:
+        prepare(json.dumps({"text": "\u65e5" * 100_000}).encode(), limits, counter)
+    assert error.value.status == 413 and "100000 encoder subtokens; the limit is 50" in error.value.message
+    texts, split, render, per_text, costs = prepare(
+        b'{"texts": ["Mr Smith left. Bye.", "ab"]}', limits, counter
+    )
+    assert [len(s) for s in per_text] == [2, 1] and costs == [4, 2, 1]
+    long = json.dumps({"text": "tokenization " * 4}).encode()  # over the cheap bound: counted exactly
+    assert prepare(long, Limits(max_tokens=10), counter)[4] == [8]  # token ##ization, four times
 
 
 def test_held_bytes_are_bounded(port):
@@ -265,3 +280,12 @@ def test_repeat_filter_holds_back_floods_and_says_how_many():
 )
 def test_host_name(header, host):
     assert host_name(header) == host
+
+
+def test_sentence_splitting_of_a_megabyte_stays_linear():
+    from polytag.cli.segment import split_sentences
+
+    text = " ".join(f"S{i:04d}" + "x" * 984 + "." for i in range(1000))  # took minutes: a rescan per period
+    spans = split_sentences(text)
+    assert len(spans) == 1000 and text[spans[-1][0] : spans[-1][1]].startswith("S0999")
+    assert split_sentences("He met Mr. Smith. Then J. Doe left.") == [(0, 17), (18, 35)]

@@ -195,6 +195,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-pending-bytes", type=int, default=16_000_000, help="request bytes held at once (429 beyond)"
     )
+    serve.add_argument("--max-word-chars", type=int, default=1000, help="characters of one word (413 beyond)")
+    serve.add_argument(
+        "--max-sentence-chars", type=int, default=100_000, help="characters of one sentence (413 beyond)"
+    )
     serve.add_argument(
         "--max-chunk-subtokens", type=int, default=2048, help="subtokens per predict call (fairness)"
     )
@@ -345,17 +349,19 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from polytag.cli.serve import Limits, run_serve
 
         limits = Limits(
-            args.max_request_bytes,
-            args.max_texts_per_request,
-            args.max_tokens_per_request,
-            args.read_timeout,
-            args.queue_timeout,
-            args.max_queued_sentences,
-            args.max_queued_subtokens,
-            args.max_pending_bytes,
-            args.max_chunk_subtokens,
-            args.header_timeout,
-            args.max_connections,
+            max_body_bytes=args.max_request_bytes,
+            max_texts=args.max_texts_per_request,
+            max_tokens=args.max_tokens_per_request,
+            read_timeout_s=args.read_timeout,
+            queue_timeout_s=args.queue_timeout,
+            max_queued_sentences=args.max_queued_sentences,
+            max_queued_subtokens=args.max_queued_subtokens,
+            max_pending_bytes=args.max_pending_bytes,
+            max_word_chars=args.max_word_chars,
+            max_sentence_chars=args.max_sentence_chars,
+            max_chunk_subtokens=args.max_chunk_subtokens,
+            header_timeout_s=args.header_timeout,
+            max_connections=args.max_connections,
         )
         if args.allowed_host:
             limits.allowed_hosts = tuple(args.allowed_host)

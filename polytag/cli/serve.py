@@ -47,6 +47,7 @@ from polytag.cli.results import DEFAULT_LINK_TEMPLATE, model_layers, sentence_re
 from polytag.cli.segment import make_sentences
 from polytag.cli.serve_batcher import MicroBatcher
 from polytag.cli.serve_guard import (
+    ACCEPT_BURST,
     ConnectionGuard,
     RepeatFilter,
     RequestGate,
@@ -58,7 +59,9 @@ from polytag.cli.serve_limits import (
     RequestError,
     SubtokenCounter,
     subtokens_at_most,
+    too_long,
     words_at_least,
+    work_units,
 )
 
 log = logging.getLogger("polytag")
@@ -315,7 +318,8 @@ def create_app(
             del body
             everything = [s for sentences in per_text for s in sentences]
             _check_room(batcher, limits, len(everything), sum(costs))
-            await _predict_while_connected(request, batcher, everything, costs, limits)
+            weights = [work_units(s, cost) for s, cost in zip(everything, costs)]
+            await _predict_while_connected(request, batcher, everything, costs, weights, limits)
             results = []
             for text, sentences in zip(texts, per_text):
                 rendered = [sentence_result(s, layers, link_template) for s in sentences]
@@ -366,6 +370,9 @@ def prepare(
             " per request",
         )
     per_text = [make_sentences(text, split=split) for text in texts]
+    where = too_long(per_text, limits)
+    if where is not None:
+        raise RequestError(413, where)
     everything = [s for sentences in per_text for s in sentences]
     if subtokens_at_most(texts) <= limits.max_tokens:
         costs = [max(1, len(s)) for s in everything]  # provably under the limit: words stand in for subtokens
@@ -392,10 +399,15 @@ def _check_room(batcher: MicroBatcher, limits: Limits, sentences: int, subtokens
 
 
 async def _predict_while_connected(
-    request: Request, batcher: MicroBatcher, sentences: list[Any], costs: list[int], limits: Limits
+    request: Request,
+    batcher: MicroBatcher,
+    sentences: list[Any],
+    costs: list[int],
+    weights: list[int],
+    limits: Limits,
 ) -> None:
     """Predict, but give up (and drop the queued work) when the client goes away or the deadline passes."""
-    work = asyncio.ensure_future(batcher.submit(sentences, costs))
+    work = asyncio.ensure_future(batcher.submit(sentences, costs, weights))
     gone = asyncio.ensure_future(_until_disconnected(request))
     try:
         done, _ = await asyncio.wait(
@@ -493,6 +505,7 @@ def uvicorn_config(
         access_log=access_log,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=5,
+        backlog=ACCEPT_BURST,  # asyncio accepts this many at once: the guard keeps room for them
     )
 
 

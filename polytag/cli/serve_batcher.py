@@ -1,8 +1,9 @@
 """Micro-batching for ``polytag serve``: the sentences of concurrent requests share ``predict`` calls.
 
 Why chunks: one ``predict`` call cannot be interrupted, so a call is kept small. Each call (a *chunk*)
-takes at most ``max_batch_sentences`` sentences and ``max_chunk_subtokens`` encoder subtokens (a single
-sentence over that goes alone). Between chunks the worker drops requests whose client gave up (timeout,
+takes at most ``max_batch_sentences`` sentences and ``max_chunk_subtokens`` work units (a sentence's
+subtokens, or its characters / 32 when more, since tokenizing follows characters; a single sentence
+over that goes alone). Between chunks the worker drops requests whose client gave up (timeout,
 disconnect: their future is done), takes newly queued requests in, and picks the next chunk shortest
 remaining work first, with aging (a request's remaining work counts less for every chunk it waited), so
 a small request sent during a large one waits about one chunk, not the whole large request, and a large
@@ -27,14 +28,18 @@ class Job:
     """One request's sentences, their costs (subtokens), and how far prediction has got."""
 
     sentences: list[Any]
-    costs: list[int]
+    costs: list[int]  # subtokens of each sentence: what the queue limits count
+    weights: list[int]  # work units of each sentence: what chunks are bounded in
     future: asyncio.Future
     done: int = 0  # sentences predicted so far
     waited: int = 0  # chunks predicted while this job was waiting
-    remaining: int = field(init=False)
+    remaining: int = field(init=False)  # subtokens not yet predicted
 
     def __post_init__(self) -> None:
         self.remaining = sum(self.costs)
+
+    def work_left(self) -> int:
+        return sum(self.weights[self.done :])
 
 
 class MicroBatcher:
@@ -76,15 +81,19 @@ class MicroBatcher:
                 await self.task
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    async def submit(self, sentences: list[Any], costs: Sequence[int] | None = None) -> None:
-        """Predict ``sentences`` in place (``costs``: their subtokens, default 1 each), together with
-        whatever else is queued; cancelling the wait abandons the work not yet started."""
+    async def submit(
+        self, sentences: list[Any], costs: Sequence[int] | None = None, weights: Sequence[int] | None = None
+    ) -> None:
+        """Predict ``sentences`` in place, together with whatever else is queued; cancelling the wait
+        abandons the work not yet started. ``costs``: their subtokens (default 1 each); ``weights``:
+        their work units (default: the costs)."""
         if not sentences:
             return
         if self.queue is None:
             raise RuntimeError("the batcher is not running")
-        job = Job(list(sentences), list(costs) if costs is not None else [1] * len(sentences),
-                  asyncio.get_running_loop().create_future())  # fmt: skip
+        costs = list(costs) if costs is not None else [1] * len(sentences)
+        weights = list(weights) if weights is not None else costs
+        job = Job(list(sentences), costs, weights, asyncio.get_running_loop().create_future())
         self.queued_sentences += len(job.sentences)
         self.queued_subtokens += job.remaining
         try:
@@ -135,16 +144,18 @@ class MicroBatcher:
     def _next_chunk(self) -> list[tuple[Job, int, int]]:
         """``(job, start, end)`` slices of the next predict call: least remaining work first, with aging."""
         order = (
-            sorted(self.active, key=lambda j: j.remaining // (1 + j.waited)) if self.enabled else self.active
+            sorted(self.active, key=lambda j: j.work_left() // (1 + j.waited))
+            if self.enabled
+            else self.active
         )
         chunk: list[tuple[Job, int, int]] = []
         sentences = cost = 0
         for job in order:
             end = job.done
             while end < len(job.sentences) and sentences < self.max_batch_sentences:
-                if sentences and cost + job.costs[end] > self.max_chunk_cost:
+                if sentences and cost + job.weights[end] > self.max_chunk_cost:
                     break
-                cost += job.costs[end]
+                cost += job.weights[end]
                 sentences += 1
                 end += 1
             if end > job.done:

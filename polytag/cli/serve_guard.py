@@ -22,8 +22,10 @@ from typing import Any
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
-# descriptors kept free for the model, logs and the process's own files
-FD_MARGIN = 64
+# connections asyncio may accept in one burst before any of them is seen (the listen backlog)
+ACCEPT_BURST = 128
+# descriptors kept free for the model, logs and the process's own files, and for one accept burst
+FD_MARGIN = 32 + ACCEPT_BURST
 
 
 def connection_room(requested: int) -> int:

@@ -33,6 +33,11 @@ class Limits:
     max_queued_subtokens: int = 131_072
     # request body bytes held at once (being read, parsed, queued or predicted), all requests together
     max_pending_bytes: int = 16_000_000
+    # characters of one word (413 beyond): tokenizing costs about a microsecond per character, and
+    # a word is never split across predict calls
+    max_word_chars: int = 1000
+    # characters of one sentence (413 beyond): a sentence is never split across predict calls either
+    max_sentence_chars: int = 100_000
     # most encoder subtokens in one predict call: a request holds the encoder this long at a time
     max_chunk_subtokens: int = 2048
     # seconds a connection may take to send a request's headers (it is closed after that)
@@ -52,6 +57,37 @@ class RequestError(Exception):
         self.status = status
         self.message = message
         self.headers = headers
+
+
+# characters that cost about as much to tokenize as one subtoken costs in the encoder
+CHARS_PER_WORK_UNIT = 32
+
+
+def work_units(sentence: Any, subtokens: int) -> int:
+    """What a sentence costs in a predict call: its subtokens, or its characters / 32 when more (the
+    tokenizer's time follows characters, about a microsecond each). The batcher's chunks are bounded
+    in these units."""
+    return max(subtokens, len(sentence.text) // CHARS_PER_WORK_UNIT)
+
+
+def too_long(per_text: Sequence[Sequence[Any]], limits: Limits) -> str | None:
+    """Where the first sentence or word over its character limit is (text and character offset), if any."""
+    for index, sentences in enumerate(per_text):
+        for sentence in sentences:
+            if len(sentence.text) > limits.max_sentence_chars:
+                return (
+                    f"text {index} has a sentence of {len(sentence.text)} characters at character "
+                    f"{sentence.start_position}; the limit is {limits.max_sentence_chars} characters"
+                    " per sentence"
+                )
+            for token in sentence.tokens:
+                if len(token.form) > limits.max_word_chars:
+                    offset = sentence.start_position + token.start_position
+                    return (
+                        f"text {index} has a word of {len(token.form)} characters at character {offset}; "
+                        f"the limit is {limits.max_word_chars} characters per word"
+                    )
+    return None
 
 
 def words_at_least(texts: Sequence[str]) -> int:
@@ -92,4 +128,12 @@ class SubtokenCounter:
         return [sum(counts[token.form] for token in sentence.tokens) for sentence in sentences]
 
 
-__all__ = ["Limits", "RequestError", "SubtokenCounter", "subtokens_at_most", "words_at_least"]
+__all__ = [
+    "Limits",
+    "RequestError",
+    "SubtokenCounter",
+    "too_long",
+    "work_units",
+    "subtokens_at_most",
+    "words_at_least",
+]
