@@ -32,6 +32,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -242,7 +243,9 @@ def create_app(
     batcher = MicroBatcher(predict, batching, max_batch_sentences, max_wait_ms, limits.max_chunk_subtokens)
     # one tokenizer copy per thread that counts: the event loop (small requests) and the helper thread
     counters_inline, counter_helper = SubtokenCounter(model), SubtokenCounter(model)
-    helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polytag-prepare")
+    helper = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="polytag-prepare", initializer=_lower_priority
+    )
     budget = ByteBudget(limits.max_pending_bytes)
     counters = {"requests": 0, "refused": 0, "texts": 0, "sentences": 0, "tokens": 0, "subtokens": 0}
     started = time.time()
@@ -340,6 +343,13 @@ def create_app(
         return HTMLResponse(PAGE.replace("__CSS__", CSS).replace("__TITLE__", _title(model_path)))
 
     return app
+
+
+def _lower_priority() -> None:
+    """Large bodies are parsed and counted at a lower CPU priority than the event loop and predictions,
+    so a flood of them slows small requests less (Linux: a thread has its own nice value)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def _count(counters: dict[str, int]) -> None:

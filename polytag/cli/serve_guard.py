@@ -23,7 +23,7 @@ Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 # connections asyncio may accept in one burst before any of them is seen (the listen backlog)
-ACCEPT_BURST = 128
+ACCEPT_BURST = 64
 # descriptors kept free for the model, logs and the process's own files, and for one accept burst
 FD_MARGIN = 32 + ACCEPT_BURST
 
@@ -186,7 +186,7 @@ class RepeatFilter(logging.Filter):
         self.seen: dict[tuple[str, str], list[float]] = {}  # key -> [window start, passed, held back]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg))
+        key = (record.name, str(record.msg).split("\n", 1)[0][:200])  # the first line names the event
         now = time.monotonic()
         state = self.seen.get(key)
         if state is None or now - state[0] >= self.interval:
