@@ -289,3 +289,25 @@ def test_sentence_splitting_of_a_megabyte_stays_linear():
     spans = split_sentences(text)
     assert len(spans) == 1000 and text[spans[-1][0] : spans[-1][1]].startswith("S0999")
     assert split_sentences("He met Mr. Smith. Then J. Doe left.") == [(0, 17), (18, 35)]
+
+
+def test_serve_options_reach_the_limits(monkeypatch):
+    import polytag.cli.serve as serve
+    from polytag.cli.main import run
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(serve, "run_serve", lambda *args, **kwargs: seen.update(limits=args[7]))
+    argv = [
+        "serve",
+        "m.pt",
+        "--max-word-chars",
+        "77",
+        "--max-pending-bytes",
+        "5000",
+        "--header-timeout",
+        "2.5",
+    ]
+    assert run([*argv, "--allowed-host", "tagger.example", "--allowed-host", "localhost"]) == 0
+    limits = seen["limits"]
+    assert (limits.max_word_chars, limits.max_pending_bytes, limits.header_timeout_s) == (77, 5000, 2.5)
+    assert limits.allowed_hosts == ("tagger.example", "localhost") and limits.max_tokens == 8192

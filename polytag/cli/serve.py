@@ -551,7 +551,9 @@ def run_serve(
     print(
         f"serving {model_path} on http://{host}:{port} (batching {'on' if batching else 'off'})", flush=True
     )
-    uvicorn.Server(uvicorn_config(app, host, port, limits, access_log)).run()
+    server = uvicorn.Server(uvicorn_config(app, host, port, limits, access_log))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it stopped on
+        server.run()
 
 
 __all__ = [
