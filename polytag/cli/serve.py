@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -541,7 +541,7 @@ def run_serve(
 
     limits = limits or Limits()
     if host not in ("0.0.0.0", "::", "") and host_name(host) not in limits.allowed_hosts:
-        limits.allowed_hosts = (*limits.allowed_hosts, host)  # the address it is reached at
+        limits = replace(limits, allowed_hosts=(*limits.allowed_hosts, host))  # the address it is reached at
     if threads:
         torch.set_num_threads(int(threads))
     model = load_model(model_path, device=device)
