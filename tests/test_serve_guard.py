@@ -202,6 +202,9 @@ def test_work_of_a_client_that_went_away_is_dropped(tiny_encoder_dir):
         time.sleep(0.3)
         gate.set()
         first.join(10)
+        deadline = time.monotonic() + 10  # the worker drops it when it next looks at the queue
+        while http(port, "GET", "/health")[1]["abandoned_requests"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
         status, health = http(port, "GET", "/health")
         assert health["abandoned_requests"] == 1 and health["queued_sentences"] == 0
         assert seen == ["Holding the encoder."]  # the abandoned request never reached predict
