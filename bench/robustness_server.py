@@ -72,7 +72,7 @@ def rows_from(figures: dict[str, Any]) -> list[dict[str, Any]]:
         },
         {
             "point": 4,
-            "check": "400 idle, stalled-header and trickling sockets, reopened as they close, under a "
+            "check": "300 idle, stalled-header and trickling sockets, reopened as they close, under a "
             "256-descriptor limit",
             "expected": "/health answers throughout; slow sockets closed within the 10 s header timeout or "
             "to make room; 'Too many open files' at most 5 times a minute (log filter); log under 100 kB",
