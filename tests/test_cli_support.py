@@ -145,6 +145,8 @@ def http(
 
     if isinstance(body, dict):
         body = json.dumps(body)
+    if body is not None:  # polytag serve answers POST only with a JSON content type
+        headers = {"Content-Type": "application/json", **(headers or {})}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         connection.request(method, path, body=body, headers=headers or {})

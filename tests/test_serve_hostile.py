@@ -28,7 +28,7 @@ VALID_BODIES: list[bytes] = [
     b'{"texts": ["One short text.", "And another one here."], "render": true}',
     b'{"text": "no sentence splitting at all here", "split_sentences": false}',
     json.dumps({"text": "caf\u00e9 na\u00efve \u65e5\u672c\u8a9e \U0001f600 \u0000 tab\there"}).encode(),
-    json.dumps({"text": "x" * 3000}).encode(),  # one very long token: many subtokens, still a valid request
+    json.dumps({"text": "x" * 900}).encode(),  # one long token, under the 1,000 characters of a word
     b'{"text": "   "}',  # nothing to tag
 ]
 
@@ -49,6 +49,7 @@ HOSTILE_BODIES: list[tuple[bytes, int]] = [
     (json.dumps({"texts": ["a"] * 9}).encode(), 413),
     (json.dumps({"text": "word " * 401}).encode(), 413),
     (b'{"text": "' + b"y" * 210_000 + b'"}', 413),
+    (json.dumps({"text": "a " + "z" * 1001}).encode(), 413),  # a word over max_word_chars
 ]
 
 
@@ -119,6 +120,9 @@ def test_64_concurrent_clients_with_hostile_bodies_get_only_200_and_4xx(server):
     assert health["failed_requests"] == 0 and health["queued_sentences"] == 0
 
 
+POST = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+
+
 def _raw(port: int, data: bytes, pause_after: float = 0.0, more: bytes = b"") -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(data)
@@ -141,9 +145,7 @@ def _raw(port: int, data: bytes, pause_after: float = 0.0, more: bytes = b"") ->
 
 
 def test_a_client_that_stalls_mid_body_gets_408(server):
-    head = (
-        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n"
-    )
+    head = POST + b"Content-Length: 40\r\n\r\n"
     started = time.monotonic()
     answer = _raw(server.port, head + b'{"text": "sl', pause_after=LIMITS.read_timeout_s + 1.0, more=b"ow")
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
@@ -154,11 +156,11 @@ def test_a_client_that_stalls_mid_body_gets_408(server):
 def test_broken_http_and_dropped_connections_do_not_hurt_the_server(server):
     answer = _raw(server.port, b"THIS IS NOT HTTP\r\n\r\n")
     assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:100]
-    lying = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{}"
+    lying = POST + b"Content-Length: 99999999999\r\n\r\n{}"
     assert _raw(server.port, lying).startswith(b"HTTP/1.1 413")
     # a client that goes away in the middle of its body
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"te')
+        sock.sendall(POST + b'Content-Length: 100\r\n\r\n{"te')
     status, data = http(server.port, "POST", "/predict", {"text": "Still here."})
     assert status == 200 and data["results"][0]["sentences"][0]["text"] == "Still here."
 
@@ -181,13 +183,18 @@ def test_overload_is_a_429_with_retry_after(tiny_encoder_dir):
         from http.client import HTTPConnection
 
         connection = HTTPConnection("127.0.0.1", running.port, timeout=10)
-        connection.request("POST", "/predict", body=json.dumps({"text": "First. Second."}))
+        connection.request(
+            "POST", "/predict", json.dumps({"text": "First. Second."}), {"Content-Type": "application/json"}
+        )
         status, data = http(running.port, "POST", "/predict", {"text": "Third one."})  # 2 queued already
         assert status == 429 and "busy" in data["detail"]
         first = connection.getresponse()
         assert first.status == 429 and first.getheader("Retry-After") == "5"  # waited 0.5 s in vain
         connection.close()
         gate.set()
+        deadline = time.monotonic() + 10  # the abandoned request's chunk finishes, then the queue is empty
+        while http(running.port, "GET", "/health")[1]["queued_sentences"] and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert http(running.port, "POST", "/predict", {"text": "Fine now."})[0] == 200
 
 

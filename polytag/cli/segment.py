@@ -34,7 +34,9 @@ _WORD_BEFORE = re.compile(r"(\S+)$")
 
 def _is_abbreviation(text: str, dot: int) -> bool:
     """Whether the period at ``text[dot]`` closes an abbreviation rather than a sentence."""
-    match = _WORD_BEFORE.search(text, 0, dot)
+    # only the last 64 characters: a search from 0 rescans the text for every period (quadratic; a 1 MB
+    # text took minutes), and no abbreviation is longer
+    match = _WORD_BEFORE.search(text, max(0, dot - 64), dot)
     if match is None:
         return False
     word = match.group(1).lstrip("\"'“‘([")

@@ -32,146 +32,45 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from fastapi.responses import HTMLResponse, JSONResponse  # module level: FastAPI resolves annotations here
 from starlette.requests import Request
 
 from polytag.cli.render import CSS, render_document
 from polytag.cli.results import DEFAULT_LINK_TEMPLATE, model_layers, sentence_result
 from polytag.cli.segment import make_sentences
+from polytag.cli.serve_batcher import MicroBatcher
+from polytag.cli.serve_guard import (
+    ACCEPT_BURST,
+    ConnectionGuard,
+    RepeatFilter,
+    RequestGate,
+    host_name,
+    install_repeat_filter,
+)
+from polytag.cli.serve_limits import (
+    Limits,
+    RequestError,
+    SubtokenCounter,
+    subtokens_at_most,
+    too_long,
+    words_at_least,
+    work_units,
+)
 
 log = logging.getLogger("polytag")
 
 REQUEST_KEYS = ("text", "texts", "split_sentences", "render")
 
-
-@dataclass
-class Limits:
-    """What one request may ask for; larger requests are refused with 413 before any work is done."""
-
-    max_body_bytes: int = 1_000_000
-    max_texts: int = 256
-    max_tokens: int = 8192
-    # seconds a client may take to send its body (408 after that: a slow or stalled client)
-    read_timeout_s: float = 30.0
-    # seconds a request may wait for its prediction (429 after that: the server is overloaded)
-    queue_timeout_s: float = 60.0
-    # sentences waiting for prediction; a request that would go over is refused at once with 429
-    max_queued_sentences: int = 16384
-
-
-class RequestError(Exception):
-    """A request the server refuses: HTTP status and the message sent back."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
-
-
-class MicroBatcher:
-    """Collects the sentences of concurrent requests into one ``predict`` call (see the module doc)."""
-
-    def __init__(
-        self,
-        predict: Callable[[list[Any]], None],
-        enabled: bool = True,
-        max_batch_sentences: int = 64,
-        max_wait_ms: float = 5.0,
-    ) -> None:
-        self.predict = predict
-        self.enabled = enabled
-        self.max_batch_sentences = max(1, int(max_batch_sentences))
-        self.max_wait = max(0.0, float(max_wait_ms)) / 1000.0
-        self.queue: asyncio.Queue | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polytag-predict")
-        self.task: asyncio.Task | None = None
-        self.predict_calls = 0
-        self.batched_requests = 0
-        self.largest_batch = 0
-        self.queued_sentences = 0  # submitted and not yet predicted
-        self.failed_requests = 0
-
-    async def start(self) -> None:
-        self.queue = asyncio.Queue()
-        self.task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        self.executor.shutdown(wait=False, cancel_futures=True)
-
-    async def submit(self, sentences: list[Any]) -> None:
-        """Predict ``sentences`` in place, together with whatever else is queued now."""
-        if not sentences:
-            return
-        if self.queue is None:
-            raise RuntimeError("the batcher is not running")
-        future = asyncio.get_running_loop().create_future()
-        self.queued_sentences += len(sentences)
-        try:
-            await self.queue.put((sentences, future))
-            await future
-        finally:
-            if not future.done():  # the waiting request gave up (timeout, client gone)
-                future.cancel()
-
-    def _take_ready(self, items: list, count: int) -> int:
-        assert self.queue is not None
-        while count < self.max_batch_sentences and not self.queue.empty():
-            item = self.queue.get_nowait()
-            items.append(item)
-            count += len(item[0])
-        return count
-
-    async def _run(self) -> None:
-        assert self.queue is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            first = await self.queue.get()
-            items = [first]
-            count = len(first[0])
-            if self.enabled:
-                count = self._take_ready(items, count)
-                if count < self.max_batch_sentences and self.max_wait > 0:
-                    await asyncio.sleep(self.max_wait)
-                    count = self._take_ready(items, count)
-            self.queued_sentences -= sum(len(s) for s, _ in items)
-            live = [(s, f) for s, f in items if not f.done()]  # a client that went away or gave up
-            await self._predict_batch(loop, live)
-
-    async def _predict_batch(self, loop: asyncio.AbstractEventLoop, live: list) -> None:
-        """One predict call for every live request; if it fails, each request again on its own."""
-        sentences = [sentence for s, _ in live for sentence in s]
-        self.predict_calls += 1
-        self.batched_requests += len(live)
-        self.largest_batch = max(self.largest_batch, len(sentences))
-        try:
-            if sentences:
-                await loop.run_in_executor(self.executor, self.predict, sentences)
-        except Exception as exc:  # noqa: BLE001 - isolated below, then handed to the request that caused it
-            if len(live) > 1:  # find the culprit: the other requests must not fail with it
-                for one in live:
-                    if not one[1].done():
-                        await self._predict_batch(loop, [one])
-                return
-            log.exception("prediction failed")
-            self.failed_requests += len(live)
-            for _, future in live:
-                if not future.done():
-                    future.set_exception(exc)
-        else:
-            for _, future in live:
-                if not future.done():
-                    future.set_result(None)
+# bodies up to this size are parsed and counted on the event loop; larger ones in a helper thread
+INLINE_BYTES = 65_536
 
 
 def _encoder_facts(model: Any) -> list[dict[str, Any]]:
@@ -191,10 +90,42 @@ def _encoder_facts(model: Any) -> list[dict[str, Any]]:
     return facts
 
 
-async def _read_body_in_time(request: Request, limits: Limits) -> bytes:
+class ByteBudget:
+    """Request body bytes the server holds at once: being read, parsed, queued or predicted.
+
+    Why: memory follows bytes, and a count of sentences lets 120 one-sentence 1 MB requests in.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[list[int]]:
+        """A request's share; ``take(share, n)`` grows it, and all of it is given back on exit."""
+        share = [0]
+        try:
+            yield share
+        finally:
+            self.held -= share[0]
+
+    def take(self, share: list[int], size: int) -> None:
+        if size > 0 and self.held + size > self.limit:
+            raise RequestError(
+                429,
+                f"the server is busy ({self.held} request bytes held, limit {self.limit}); retry later",
+                {"Retry-After": "1", "Connection": "close"},
+            )
+        self.held += size
+        share[0] += size
+
+
+async def _read_body_in_time(request: Request, limits: Limits, budget: ByteBudget, share: list[int]) -> bytes:
     """The body, or 408 if the client takes longer than ``read_timeout_s`` to send it."""
     try:
-        return await asyncio.wait_for(_read_body(request, limits.max_body_bytes), limits.read_timeout_s)
+        return await asyncio.wait_for(
+            _read_body(request, limits.max_body_bytes, budget, share), limits.read_timeout_s
+        )
     except asyncio.TimeoutError:
         raise RequestError(  # the rest of the body may still come: close rather than read it
             408,
@@ -203,7 +134,7 @@ async def _read_body_in_time(request: Request, limits: Limits) -> bytes:
         ) from None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, budget: ByteBudget, share: list[int]) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -216,6 +147,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
                 f"request body of {size} bytes is over the limit of {limit} bytes",
                 {"Connection": "close"},
             )
+        budget.take(share, size)  # before reading: memory is reserved, not discovered
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -223,7 +155,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise RequestError(
                 413, f"request body is over the limit of {limit} bytes", {"Connection": "close"}
             )
+        if len(body) > share[0]:  # no or a lying Content-Length
+            budget.take(share, len(body) - share[0])
     return bytes(body)
+
+
+async def _until_disconnected(request: Request) -> None:
+    """Returns when the client goes away (after its body was read, the next message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def parse_request(body: bytes, limits: Limits) -> tuple[list[str], bool, bool]:
@@ -291,7 +231,6 @@ def create_app(
 ) -> Any:
     """The FastAPI application serving ``model`` (see the module docstring)."""
     from fastapi import FastAPI
-    from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     limits = limits or Limits()
@@ -301,8 +240,14 @@ def create_app(
     def predict(sentences: list[Any]) -> None:
         model.predict(sentences, mini_batch_size=mini_batch_size)
 
-    batcher = MicroBatcher(predict, batching, max_batch_sentences, max_wait_ms)
-    counters = {"requests": 0, "refused": 0, "texts": 0, "sentences": 0, "tokens": 0}
+    batcher = MicroBatcher(predict, batching, max_batch_sentences, max_wait_ms, limits.max_chunk_subtokens)
+    # one tokenizer copy per thread that counts: the event loop (small requests) and the helper thread
+    counters_inline, counter_helper = SubtokenCounter(model), SubtokenCounter(model)
+    helper = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="polytag-prepare", initializer=_lower_priority
+    )
+    budget = ByteBudget(limits.max_pending_bytes)
+    counters = {"requests": 0, "refused": 0, "texts": 0, "sentences": 0, "tokens": 0, "subtokens": 0}
     started = time.time()
     info = {
         "model_file": str(model_path) if model_path else None,
@@ -320,11 +265,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        remove_filter = install_repeat_filter(RepeatFilter())
         await batcher.start()
-        yield
-        await batcher.stop()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+            helper.shutdown(wait=False, cancel_futures=True)
+            remove_filter()
 
     app = FastAPI(title="polytag", version=_version(), lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.add_middleware(RequestGate, allowed_hosts=limits.allowed_hosts, on_refuse=lambda: _count(counters))
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
@@ -337,6 +288,7 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
+        guard = getattr(app.state, "connection_guard", None)
         return {
             "status": "ok",
             "uptime_s": round(time.time() - started, 1),
@@ -344,7 +296,11 @@ def create_app(
             "predict_calls": batcher.predict_calls,
             "largest_batch": batcher.largest_batch,
             "queued_sentences": batcher.queued_sentences,
+            "queued_subtokens": batcher.queued_subtokens,
+            "pending_bytes": budget.held,
             "failed_requests": batcher.failed_requests,
+            "abandoned_requests": batcher.abandoned_requests,
+            **(_guard_counts(guard) if guard is not None else {}),
         }
 
     @app.get("/info")
@@ -353,47 +309,134 @@ def create_app(
 
     @app.post("/predict")
     async def post_predict(request: Request) -> JSONResponse:
-        body = await _read_body_in_time(request, limits)
-        texts, split, render = parse_request(body, limits)
-        per_text = [make_sentences(text, split=split) for text in texts]
-        n_tokens = sum(len(s) for sentences in per_text for s in sentences)
-        if n_tokens > limits.max_tokens:
-            raise RequestError(
-                413, f"the request has {n_tokens} tokens; the limit is {limits.max_tokens} per request"
-            )
-        everything = [s for sentences in per_text for s in sentences]
-        if batcher.queued_sentences + len(everything) > limits.max_queued_sentences:
-            raise RequestError(
-                429,
-                f"the server is busy ({batcher.queued_sentences} sentences queued); retry later",
-                {"Retry-After": "1"},
-            )
-        try:
-            await asyncio.wait_for(batcher.submit(everything), limits.queue_timeout_s)
-        except asyncio.TimeoutError:
-            raise RequestError(
-                429,
-                f"the server is busy: no answer within {limits.queue_timeout_s:g} seconds; retry later",
-                {"Retry-After": "5"},
-            ) from None
-        results = []
-        for text, sentences in zip(texts, per_text):
-            rendered = [sentence_result(s, layers, link_template) for s in sentences]
-            entry: dict[str, Any] = {"text": text, "sentences": rendered}
-            if render:
-                entry["html"] = render_document(rendered, layers)
-            results.append(entry)
-        counters["requests"] += 1
-        counters["texts"] += len(texts)
-        counters["sentences"] += len(everything)
-        counters["tokens"] += n_tokens
-        return JSONResponse({"results": results, "tokens": n_tokens})
+        with budget.hold() as share:
+            body = await _read_body_in_time(request, limits, budget, share)
+            if len(body) <= INLINE_BYTES:
+                texts, split, render, per_text, costs = prepare(body, limits, counters_inline)
+            else:
+                loop = asyncio.get_running_loop()
+                texts, split, render, per_text, costs = await loop.run_in_executor(
+                    helper, prepare, body, limits, counter_helper
+                )
+            del body
+            everything = [s for sentences in per_text for s in sentences]
+            _check_room(batcher, limits, len(everything), sum(costs))
+            weights = [work_units(s, cost) for s, cost in zip(everything, costs)]
+            await _predict_while_connected(request, batcher, everything, costs, weights, limits)
+            results = []
+            for text, sentences in zip(texts, per_text):
+                rendered = [sentence_result(s, layers, link_template) for s in sentences]
+                entry: dict[str, Any] = {"text": text, "sentences": rendered}
+                if render:
+                    entry["html"] = render_document(rendered, layers)
+                results.append(entry)
+            n_tokens = sum(len(s) for s in everything)
+            counters["requests"] += 1
+            counters["texts"] += len(texts)
+            counters["sentences"] += len(everything)
+            counters["tokens"] += n_tokens
+            counters["subtokens"] += sum(costs)
+            return JSONResponse({"results": results, "tokens": n_tokens})
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> HTMLResponse:
         return HTMLResponse(PAGE.replace("__CSS__", CSS).replace("__TITLE__", _title(model_path)))
 
     return app
+
+
+def _lower_priority() -> None:
+    """Large bodies are parsed and counted at a lower CPU priority than the event loop and predictions,
+    so a flood of them slows small requests less (Linux: a thread has its own nice value)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def _count(counters: dict[str, int]) -> None:
+    counters["refused"] += 1
+
+
+def _guard_counts(guard: ConnectionGuard) -> dict[str, int]:
+    return {
+        "open_connections": len(guard.open),
+        "max_connections": guard.max_connections,
+        "closed_slow_connections": guard.closed_slow,
+        "closed_idle_for_room": guard.closed_for_room,
+    }
+
+
+def prepare(
+    body: bytes, limits: Limits, counter: SubtokenCounter
+) -> tuple[list[str], bool, bool, list[list[Any]], list[int]]:
+    """Parse, split and count a request before it is queued: texts, flags, sentences per text and the
+    subtokens of every sentence; 413 when it is over ``max_tokens`` (a cheap bound first, so a huge
+    text is refused before it is tokenized)."""
+    texts, split, render = parse_request(body, limits)
+    least = words_at_least(texts)
+    if least > limits.max_tokens:
+        raise RequestError(
+            413,
+            f"the request has at least {least} tokens; the limit is {limits.max_tokens} subtokens"
+            " per request",
+        )
+    per_text = [make_sentences(text, split=split) for text in texts]
+    where = too_long(per_text, limits)
+    if where is not None:
+        raise RequestError(413, where)
+    everything = [s for sentences in per_text for s in sentences]
+    if subtokens_at_most(texts) <= limits.max_tokens:
+        costs = [max(1, len(s)) for s in everything]  # provably under the limit: words stand in for subtokens
+    else:
+        costs = counter.sentence_costs(everything)
+    total = sum(costs)
+    if total > limits.max_tokens:
+        raise RequestError(
+            413, f"the request has {total} encoder subtokens; the limit is {limits.max_tokens} per request"
+        )
+    return texts, split, render, per_text, costs
+
+
+def _check_room(batcher: MicroBatcher, limits: Limits, sentences: int, subtokens: int) -> None:
+    """429 at once when the request would take the queue over its sentence or subtoken limit."""
+    for queued, adding, limit, unit in (
+        (batcher.queued_sentences, sentences, limits.max_queued_sentences, "sentences"),
+        (batcher.queued_subtokens, subtokens, limits.max_queued_subtokens, "subtokens"),
+    ):
+        if queued + adding > limit and queued > 0:
+            raise RequestError(
+                429, f"the server is busy ({queued} {unit} queued); retry later", {"Retry-After": "1"}
+            )
+
+
+async def _predict_while_connected(
+    request: Request,
+    batcher: MicroBatcher,
+    sentences: list[Any],
+    costs: list[int],
+    weights: list[int],
+    limits: Limits,
+) -> None:
+    """Predict, but give up (and drop the queued work) when the client goes away or the deadline passes."""
+    work = asyncio.ensure_future(batcher.submit(sentences, costs, weights))
+    gone = asyncio.ensure_future(_until_disconnected(request))
+    try:
+        done, _ = await asyncio.wait(
+            {work, gone}, timeout=limits.queue_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        gone.cancel()
+        if not work.done():
+            work.cancel()
+    if work in done:
+        work.result()  # a model failure reaches its own request only
+        return
+    if gone in done:
+        raise RequestError(408, "the client went away before its answer was ready", {"Connection": "close"})
+    raise RequestError(
+        429,
+        f"the server is busy: no answer within {limits.queue_timeout_s:g} seconds; retry later",
+        {"Retry-After": "5"},
+    )
 
 
 def _version() -> str:
@@ -448,6 +491,34 @@ button.addEventListener("click", analyse);
 """
 
 
+def uvicorn_config(
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    limits: Limits | None = None,
+    access_log: bool = False,
+) -> Any:
+    """uvicorn's settings for ``app``: header timeouts and the connection cap of :class:`ConnectionGuard`
+    (reported in ``/health``), a short keep-alive, and no ``limit_concurrency`` (it answers 503)."""
+    import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    limits = limits or Limits()
+    guard = ConnectionGuard(limits.header_timeout_s, limits.max_connections)
+    app.state.connection_guard = guard
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=guard.protocol_class(AutoHTTPProtocol),
+        log_level="warning",
+        access_log=access_log,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=5,
+        backlog=ACCEPT_BURST,  # asyncio accepts this many at once: the guard keeps room for them
+    )
+
+
 def run_serve(
     model_path: str | os.PathLike,
     host: str = "127.0.0.1",
@@ -468,6 +539,9 @@ def run_serve(
 
     from polytag.cli.inputs import load_model
 
+    limits = limits or Limits()
+    if host not in ("0.0.0.0", "::", "") and host_name(host) not in limits.allowed_hosts:
+        limits = replace(limits, allowed_hosts=(*limits.allowed_hosts, host))  # the address it is reached at
     if threads:
         torch.set_num_threads(int(threads))
     model = load_model(model_path, device=device)
@@ -477,9 +551,19 @@ def run_serve(
     print(
         f"serving {model_path} on http://{host}:{port} (batching {'on' if batching else 'off'})", flush=True
     )
-    uvicorn.run(
-        app, host=host, port=port, log_level="warning", access_log=access_log, timeout_graceful_shutdown=5
-    )
+    server = uvicorn.Server(uvicorn_config(app, host, port, limits, access_log))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it stopped on
+        server.run()
 
 
-__all__ = ["Limits", "MicroBatcher", "RequestError", "create_app", "parse_request", "run_serve"]
+__all__ = [
+    "ByteBudget",
+    "Limits",
+    "MicroBatcher",
+    "RequestError",
+    "create_app",
+    "parse_request",
+    "prepare",
+    "run_serve",
+    "uvicorn_config",
+]

@@ -1,0 +1,207 @@
+"""Micro-batching for ``polytag serve``: the sentences of concurrent requests share ``predict`` calls.
+
+Why chunks: one ``predict`` call cannot be interrupted, so a call is kept small. Each call (a *chunk*)
+takes at most ``max_batch_sentences`` sentences and ``max_chunk_subtokens`` work units (a sentence's
+subtokens, or its characters / 32 when more, since tokenizing follows characters; a single sentence
+over that goes alone). Between chunks the worker drops requests whose client gave up (timeout,
+disconnect: their future is done), takes newly queued requests in, and picks the next chunk shortest
+remaining work first, with aging (a request's remaining work counts less for every chunk it waited), so
+a small request sent during a large one waits about one chunk, not the whole large request, and a large
+request is not starved. Requests that arrive together still share calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("polytag")
+
+
+@dataclass(eq=False)
+class Job:
+    """One request's sentences, their costs (subtokens), and how far prediction has got."""
+
+    sentences: list[Any]
+    costs: list[int]  # subtokens of each sentence: what the queue limits count
+    weights: list[int]  # work units of each sentence: what chunks are bounded in
+    future: asyncio.Future
+    done: int = 0  # sentences predicted so far
+    waited: int = 0  # chunks predicted while this job was waiting
+    remaining: int = field(init=False)  # subtokens not yet predicted
+
+    def __post_init__(self) -> None:
+        self.remaining = sum(self.costs)
+
+    def work_left(self) -> int:
+        return sum(self.weights[self.done :])
+
+
+class MicroBatcher:
+    """Collects the sentences of concurrent requests into bounded ``predict`` calls (see the module doc)."""
+
+    def __init__(
+        self,
+        predict: Callable[[list[Any]], None],
+        enabled: bool = True,
+        max_batch_sentences: int = 64,
+        max_wait_ms: float = 5.0,
+        max_chunk_subtokens: int = 2048,
+    ) -> None:
+        self.predict = predict
+        self.enabled = enabled
+        self.max_batch_sentences = max(1, int(max_batch_sentences))
+        self.max_chunk_cost = max(1, int(max_chunk_subtokens))
+        self.max_wait = max(0.0, float(max_wait_ms)) / 1000.0
+        self.queue: asyncio.Queue[Job] | None = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polytag-predict")
+        self.task: asyncio.Task | None = None
+        self.active: list[Job] = []
+        self.predict_calls = 0
+        self.batched_requests = 0
+        self.largest_batch = 0
+        self.queued_sentences = 0  # submitted and not yet predicted (or dropped)
+        self.queued_subtokens = 0
+        self.failed_requests = 0
+        self.abandoned_requests = 0  # dropped before they were finished: their client gave up
+
+    async def start(self) -> None:
+        self.queue = asyncio.Queue()
+        self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def submit(
+        self, sentences: list[Any], costs: Sequence[int] | None = None, weights: Sequence[int] | None = None
+    ) -> None:
+        """Predict ``sentences`` in place, together with whatever else is queued; cancelling the wait
+        abandons the work not yet started. ``costs``: their subtokens (default 1 each); ``weights``:
+        their work units (default: the costs)."""
+        if not sentences:
+            return
+        if self.queue is None:
+            raise RuntimeError("the batcher is not running")
+        costs = list(costs) if costs is not None else [1] * len(sentences)
+        weights = list(weights) if weights is not None else costs
+        job = Job(list(sentences), costs, weights, asyncio.get_running_loop().create_future())
+        self.queued_sentences += len(job.sentences)
+        self.queued_subtokens += job.remaining
+        try:
+            self.queue.put_nowait(job)
+            await job.future
+        finally:
+            if not job.future.done():  # the waiting request gave up (timeout, client gone)
+                job.future.cancel()
+
+    def _take_queued(self) -> None:
+        assert self.queue is not None
+        while not self.queue.empty() and (self.enabled or not self.active):
+            self.active.append(self.queue.get_nowait())
+
+    def _release(self, job: Job, sentences: int, cost: int) -> None:
+        self.queued_sentences -= sentences
+        self.queued_subtokens -= cost
+        job.remaining -= cost
+
+    def _drop_dead(self) -> None:
+        for job in [j for j in self.active if j.future.done()]:
+            self.active.remove(job)
+            self.abandoned_requests += 1
+            self._release(job, len(job.sentences) - job.done, job.remaining)
+
+    async def _run(self) -> None:
+        assert self.queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.active:
+                self.active.append(await self.queue.get())
+                if (
+                    self.enabled
+                    and self.max_wait > 0
+                    and self._pending_sentences() < self.max_batch_sentences
+                ):
+                    self._take_queued()
+                    if self._pending_sentences() < self.max_batch_sentences:
+                        await asyncio.sleep(self.max_wait)
+            self._take_queued()
+            self._drop_dead()
+            if self.active:
+                await self._predict_chunk(loop, self._next_chunk())
+
+    def _pending_sentences(self) -> int:
+        return sum(len(job.sentences) - job.done for job in self.active)
+
+    def _next_chunk(self) -> list[tuple[Job, int, int]]:
+        """``(job, start, end)`` slices of the next predict call: least remaining work first, with aging."""
+        order = (
+            sorted(self.active, key=lambda j: j.work_left() // (1 + j.waited))
+            if self.enabled
+            else self.active
+        )
+        chunk: list[tuple[Job, int, int]] = []
+        sentences = cost = 0
+        for job in order:
+            end = job.done
+            while end < len(job.sentences) and sentences < self.max_batch_sentences:
+                if sentences and cost + job.weights[end] > self.max_chunk_cost:
+                    break
+                cost += job.weights[end]
+                sentences += 1
+                end += 1
+            if end > job.done:
+                chunk.append((job, job.done, end))
+            if sentences >= self.max_batch_sentences or cost >= self.max_chunk_cost or not self.enabled:
+                break
+        return chunk
+
+    async def _predict_chunk(
+        self, loop: asyncio.AbstractEventLoop, chunk: list[tuple[Job, int, int]]
+    ) -> None:
+        """One predict call for the chunk; if it fails, each job's part again on its own."""
+        sentences = [s for job, start, end in chunk for s in job.sentences[start:end]]
+        self.predict_calls += 1
+        self.batched_requests += len(chunk)
+        self.largest_batch = max(self.largest_batch, len(sentences))
+        try:
+            await loop.run_in_executor(self.executor, self.predict, sentences)
+        except Exception as exc:  # noqa: BLE001 - isolated below, then handed to the request that caused it
+            if len(chunk) > 1:  # find the culprit: the other requests must not fail with it
+                for part in chunk:
+                    if not part[0].future.done():
+                        await self._predict_chunk(loop, [part])
+                return
+            job = chunk[0][0]
+            log.exception("prediction failed")
+            self.failed_requests += 1
+            if job in self.active:
+                self.active.remove(job)
+                self._release(job, len(job.sentences) - job.done, job.remaining)
+            if not job.future.done():
+                job.future.set_exception(exc)
+            return
+        in_chunk = {id(job) for job, _, _ in chunk}
+        for job, start, end in chunk:
+            if job.done != start or job not in self.active:  # dropped or failed meanwhile
+                continue
+            self._release(job, end - start, sum(job.costs[start:end]))
+            job.done = end
+            if job.done == len(job.sentences):
+                self.active.remove(job)
+                if not job.future.done():
+                    job.future.set_result(None)
+        for job in self.active:
+            if id(job) not in in_chunk:
+                job.waited += 1
+
+
+__all__ = ["Job", "MicroBatcher"]
