@@ -10,6 +10,10 @@
   valid and malformed bodies (``tests/test_serve_hostile``); every answer must be 200 or 4xx, and the
   server's resident memory is measured after a warm-up round and at the end.
 
+- trust boundary (issue 14): one row per point from ``bench/robustness_<area>.py`` (encoder, heads, server,
+  formats, config, training, edges), each ``run(workdir)`` returning
+  ``{"point", "check", "expected", "observed", "ok"}``; ``--only-trust`` runs just these.
+
 ``--quick`` runs 3 kill trials and 2 rounds per client. Exit code 1 when any row is not as expected.
 """
 
@@ -41,6 +45,38 @@ def reader_suite(workdir: Path) -> dict | None:
     except ImportError:
         return None
     return robustness_inputs.run(workdir)
+
+
+TRUST_AREAS = ("encoder", "heads", "server", "formats", "config", "training", "edges")
+
+
+def trust_rows(workdir: Path) -> list[dict]:
+    """Every issue-14 row of the area benches, by point; a bench that crashes is one failed row."""
+    import importlib
+
+    rows = []
+    for area in TRUST_AREAS:
+        print(f"trust boundary: {area} ...", file=sys.stderr)
+        try:
+            module = importlib.import_module(f"robustness_{area}")
+        except ImportError:
+            continue
+        try:
+            rows += [{**row, "area": area} for row in module.run(workdir / f"trust-{area}")]
+        except Exception as error:  # noqa: BLE001  (a crashing bench is a failed row, not a lost table)
+            rows.append({"point": 0, "area": area, "check": "bench ran", "expected": "rows",
+                         "observed": repr(error)[:200], "ok": False})  # fmt: skip
+    return sorted(rows, key=lambda row: (row["point"], row["area"]))
+
+
+def print_trust(rows: list[dict]) -> None:
+    print(f"{'point':>5}  {'area':<9}  {'check':<60}  ok")
+    print("-" * 82)
+    for row in rows:
+        verdict = "yes" if row["ok"] else "NO"
+        print(f"{row['point']:>5}  {row['area']:<9}  {str(row['check'])[:60]:<60}  {verdict}")
+        if not row["ok"]:
+            print(f"{'':18}expected: {row['expected']}\n{'':18}observed: {row['observed']}")
 
 
 def model_files(workdir: Path, encoder_dir: Path) -> dict:
@@ -139,6 +175,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--only-trust", action="store_true", help="only the issue-14 trust-boundary rows")
     args = parser.parse_args()
     trials = args.trials if args.trials is not None else (3 if args.quick else 20)
     rounds = args.rounds if args.rounds is not None else (2 if args.quick else 10)
@@ -154,6 +191,10 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     encoder_dir = build_tiny_encoder(workdir / "tiny-encoder")
 
+    trust = trust_rows(workdir)
+    if args.only_trust:
+        print_trust(trust)
+        return 0 if all(row["ok"] for row in trust) else 1
     print("reader suite ...", file=sys.stderr)
     readers = reader_suite(workdir / "readers")
     print("model files ...", file=sys.stderr)
@@ -191,6 +232,8 @@ def main() -> int:
         ("server RSS before / after", f"{served['rss_before_mb']} / {served['rss_after_mb']} MB",
          served["rss_after_mb"] - served["rss_before_mb"] < 50),
     ]  # fmt: skip
+    rows.append(("trust-boundary rows as expected", f"{sum(r['ok'] for r in trust)}/{len(trust)}",
+                 all(r["ok"] for r in trust)))  # fmt: skip
     width = max(len(name) for name, _, _ in rows)
     print(f"{'check':<{width}}  {'result':<44}  ok")
     print("-" * (width + 52))
@@ -201,9 +244,14 @@ def main() -> int:
             print(f"  model file '{row['case']}': {row['outcome']} {row['message']}")
     for failure in kills["failures"]:
         print(f"  {failure}")
+    print()
+    print_trust(trust)
     if args.json:
         args.json.write_text(
-            json.dumps({"readers": readers, "model_files": files, "kills": kills, "server": served}, indent=2)
+            json.dumps(
+                {"readers": readers, "model_files": files, "kills": kills, "server": served, "trust": trust},
+                indent=2,
+            )
         )
     if own is not None:
         own.cleanup()
