@@ -400,7 +400,7 @@ class TransformerEmbeddings(torch.nn.Module):
         return settings
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> TransformerEmbeddings:
+    def from_config(cls, config: dict[str, Any], *, header_shapes: Any = None) -> TransformerEmbeddings:
         """Rebuild the module from :meth:`to_config` output: no network, no original model folder.
 
         The encoder gets random weights; the caller loads the saved state dict next.
