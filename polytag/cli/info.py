@@ -26,7 +26,8 @@ def _heads(config: dict[str, Any]) -> list[dict[str, Any]]:
     model = _obj(config.get("model"))
     cls = config.get("class", "?")
     if cls == "MultitaskModel" or "tasks" in model:
-        tasks = model.get("tasks") if isinstance(model.get("tasks"), list) else []
+        found = model.get("tasks")
+        tasks: list[Any] = found if isinstance(found, list) else []
         return [
             {
                 "task": _obj(t).get("task_id", f"Task_{i}"),
@@ -88,7 +89,8 @@ def describe(path: str | os.PathLike, verify: bool = False) -> dict[str, Any]:
     for head in _heads(config) if config else []:
         head_config = head["config"]
         dictionary = _obj(head_config.get("label_dictionary"))
-        raw_items = dictionary.get("items") if isinstance(dictionary.get("items"), list) else []
+        found = dictionary.get("items")
+        raw_items: list[Any] = found if isinstance(found, list) else []
         items = [str(i) for i in raw_items if i != "<unk>"]
         tasks.append(
             {

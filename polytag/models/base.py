@@ -68,8 +68,17 @@ class Model(torch.nn.Module, metaclass=abc.ABCMeta):
         """Summed loss over the batch and the number of items it sums over (what the trainer needs)."""
 
     @abc.abstractmethod
-    def predict(self, sentences: Sentence | list[Sentence], **kwargs: Any) -> Any:
-        """Label ``sentences`` in place (Flair's signature)."""
+    def predict(
+        self,
+        sentences: Sentence | list[Sentence],
+        mini_batch_size: int = 32,
+        return_probabilities_for_all_classes: bool = False,
+        verbose: bool = False,
+        label_name: str | None = None,
+        return_loss: bool = False,
+        embedding_storage_mode: str = "none",
+    ) -> Any:
+        """Label ``sentences`` in place (Flair's signature); with ``return_loss`` (summed loss, count)."""
 
     @abc.abstractmethod
     def evaluate(

@@ -74,10 +74,7 @@ class MultitaskModel(Model):
         self.use_all_tasks = use_all_tasks
         self.task_sampling = task_sampling
         self.sampling_temperature = sampling_temperature
-
-    @property
-    def label_type(self) -> str:  # the trainer's gold type; each head scores its own
-        return "multitask"
+        self.label_type = "multitask"  # the trainer's gold type; each head scores its own
 
     # -- routing -----------------------------------------------------------------------------------
     def task_rows(self, sentences: list[Sentence]) -> dict[str, list[int]]:
@@ -155,7 +152,7 @@ class MultitaskModel(Model):
         """Fill every task's labels (each under its own label type) in one pass per batch."""
         sentences = as_sentence_list(sentences)
         everything = list(range(len(sentences)))
-        names = {task: label_name or head.label_type for task, head in self.tasks.items()}
+        names = {task: label_name or head.label_type for task, head in self.heads().items()}
         if label_name is not None and len(self.tasks) > 1:
             names = {task: f"{label_name}_{task}" for task in self.tasks}
         losses = self._summed(
@@ -265,16 +262,18 @@ def combine_results(task_results: dict[str, tuple[str, Result]], with_loss: bool
     details = "\n\n".join(
         f"{task} - {name}\n{r.detailed_results}" for task, (name, r) in task_results.items()
     )
+    scores: dict[str, Any] = {"loss": loss}
+    scores.update({f"{task}_score": r.main_score for task, (_, r) in task_results.items()})
     result = Result(
         main_score=main,
         log_header=header,
         log_line=line,
         detailed_results=details,
         classification_report={},
-        scores={"loss": loss, **{f"{task}_score": r.main_score for task, (_, r) in task_results.items()}},
+        scores=scores,
         loss=loss,
     )
-    result.task_results = task_results
+    vars(result)["task_results"] = task_results  # Flair keeps them on the result too
     return result
 
 

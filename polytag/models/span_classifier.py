@@ -59,8 +59,8 @@ from __future__ import annotations
 import math
 import os
 import weakref
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import torch
 
@@ -173,8 +173,10 @@ class SpanClassifier(Classifier):
         space (no learned map in the decoder), the name vector is copied into every slot of the span
         vector (both halves for ``first_last``), so the first score already rewards mentions whose tokens
         resemble the entity's name; otherwise a small random map."""
-        weight = self.name_projection.weight
-        torch.nn.init.zeros_(self.name_projection.bias)
+        projection = self.name_projection
+        assert projection is not None  # called only when the head uses entity names
+        weight = projection.weight
+        torch.nn.init.zeros_(projection.bias)
         size = self._vector_size()
         encoder_space = not (
             isinstance(self.decoder, PrototypicalDecoder) and self.decoder.metric_space_decoder is not None
@@ -223,7 +225,7 @@ class SpanClassifier(Classifier):
 
     def _linear_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Weight and bias of a linear decoder (which ``quantize="int8"`` leaves in float)."""
-        return self.decoder.weight, self.decoder.bias
+        return cast(torch.Tensor, self.decoder.weight), cast("torch.Tensor | None", self.decoder.bias)
 
     def _match(self, encoded: torch.Tensor, vectors: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
         """Decoder score of each span ``[N, P]`` against its vectors ``[N, K, P]`` -> ``[N, K]``."""
@@ -258,6 +260,8 @@ class SpanClassifier(Classifier):
             spans.extend(found)
             rows.extend([row] * len(found))
         tokens = batch.token_embeddings
+        if tokens is None:
+            raise SpanClassifierError("SpanClassifier needs token embeddings (is_token_embedding=True)")
         if not spans:
             return spans, tokens.new_zeros(0, self.span_embedding_size), rows
         vectors = pool_span_vectors(tokens, rows, spans, self.pooling_operation)
@@ -473,7 +477,7 @@ class SpanClassifier(Classifier):
         predicted = [
             item for item in self.evaluation_items(sentences, PREDICTED, 0) if item[-1] not in excluded
         ]
-        candidates = None
+        candidates: dict[Hashable, Sequence[Any]] | None = None
         if self.candidates is not None:
             entities = self.candidates.entities
             candidates = {}
@@ -528,7 +532,7 @@ class SpanClassifier(Classifier):
             log_header="\t".join(results),
             log_line="\t".join(f"{r.main_score:.4f}" for r in results.values()),
         )
-        result.split_results = results
+        vars(result)["split_results"] = results  # Flair keeps them on the result too
         return result
 
     # -- model file ----------------------------------------------------------------------------------------

@@ -80,6 +80,8 @@ def pooled_sentence_vectors(
                 chunk = [sentences[i] for i in order[k : k + NAME_BATCH]]
                 batch = embeddings.forward_batch(chunk)
                 tokens = batch.token_embeddings
+                if tokens is None:
+                    raise SpanClassifierError("entity names need token embeddings (is_token_embedding=True)")
                 if pooling == "first":
                     pooled = tokens[:, 0]
                 else:

@@ -85,8 +85,8 @@ class TextClassifier(Classifier):
     ) -> None:
         items = self.label_dictionary.idx2item
         if self.multi_label:
-            probs = logits.float().sigmoid().tolist()
-            for sentence, row in zip(sentences, probs):
+            sigmoid_rows = logits.float().sigmoid().tolist()
+            for sentence, row in zip(sentences, sigmoid_rows):
                 for c, p in enumerate(row):
                     if return_probabilities_for_all_classes or p > self.multi_label_threshold:
                         sentence.add_label(label_name, items[c], p)

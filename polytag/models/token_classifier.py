@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from polytag.data import Dictionary, Sentence, Span
+from polytag.data import Dictionary, Sentence, Span, Token
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.io import register_model_class
 from polytag.models.base import Classifier, linear_decoder
@@ -116,7 +116,7 @@ class TokenClassifier(Classifier):
         unk = 0 if self.tag_dictionary.add_unk else IGNORE
         for label in sentence.get_labels(self.label_type):
             token = label.data_point
-            if token is sentence or isinstance(token, Span):
+            if not isinstance(token, Token):  # a sentence or span label of the same type
                 continue
             ids[token.idx - 1] = index.get(label.value, unk)
         return ids
@@ -172,7 +172,7 @@ class TokenClassifier(Classifier):
                 if self.predict_spans:
                     if isinstance(dp, Span):
                         items.append((i, dp.start, dp.end, label.value))
-                elif dp is not sentence and not isinstance(dp, Span):
+                elif isinstance(dp, Token):
                     items.append((i, dp.idx - 1, label.value))
         return items
 
