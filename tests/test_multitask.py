@@ -66,7 +66,7 @@ def test_aligned_sentence_costs_one_encoder_pass(tiny_encoder_dir) -> None:
 def test_routing_by_task_id_and_use_all_tasks(tiny_encoder_dir) -> None:
     _, shared, pos, ner = _two_token_heads(tiny_encoder_dir)
     model = MultitaskModel([pos, ner])
-    rows = model._task_rows([Sentence("a").add_label("multitask_id", "Task_1"), Sentence("b")])
+    rows = model.task_rows([Sentence("a").add_label("multitask_id", "Task_1"), Sentence("b")])
     assert rows == {"Task_0": [1], "Task_1": [0, 1]}
     everything = MultitaskModel([pos, ner], use_all_tasks=True)
     unlabeled = make_sentences()  # no multitask_id labels at all: all heads train on all sentences
@@ -101,14 +101,14 @@ def test_shared_encoder_saved_once_and_still_shared_after_load(tiny_encoder_dir,
     # change the shared weights through the first head: the second head's output changes too
     probe = make_sentences()[:2]
     with torch.no_grad():
-        before_change = heads[1]._logits(probe, heads[1].embed(probe)).clone()
+        before_change = heads[1].compute_scores(probe, heads[1].embed(probe)).clone()
     with torch.no_grad():
         heads[0].embeddings.model.embeddings.word_embeddings.weight.add_(1.0)
     assert heads[1].embeddings.model.embeddings.word_embeddings.weight.data_ptr() == (
         heads[0].embeddings.model.embeddings.word_embeddings.weight.data_ptr()
     )
     with torch.no_grad():
-        after_change = heads[1]._logits(probe, heads[1].embed(probe))
+        after_change = heads[1].compute_scores(probe, heads[1].embed(probe))
     assert not torch.allclose(before_change, after_change)
     assert torch.equal(
         heads[0].embeddings.model.embeddings.word_embeddings.weight,

@@ -12,6 +12,7 @@ from polytag.data import Dictionary, Sentence, link_document
 from polytag.embeddings import TransformerWordEmbeddings
 from polytag.models.multitask import MultitaskModel
 from polytag.models.span_classifier import SpanClassifier, SpanClassifierError, entity_name
+from polytag.models.span_parts import document_head
 from polytag.models.token_classifier import TokenClassifier
 from polytag.nn.candidates import CandidateGenerator
 from polytag.nn.prototypical import PrototypicalDecoder
@@ -118,15 +119,15 @@ def test_training_adds_the_gold_entity_evaluation_does_not(embeddings: Transform
     sentence[0:1].add_label("nel", "Washington_Redskins")  # not among the candidates of "Washington"
     model = SpanClassifier(embeddings, _dictionary("Washington_Redskins"), candidates=_candidates())
     model.train()
-    logits = model._logits([sentence], model.embed([sentence]))
+    logits = model.compute_scores([sentence], model.embed([sentence]))
     assert "Washington_Redskins" in logits.entities and logits.gold.tolist() == [3]
-    loss, count = model._loss([sentence], logits, None)
+    loss, count = model.compute_loss([sentence], logits, None)
     assert count == 1 and loss.requires_grad
     model.eval()
     with torch.no_grad():
-        logits = model._logits([sentence], model.embed([sentence]))
+        logits = model.compute_scores([sentence], model.embed([sentence]))
     assert "Washington_Redskins" not in logits.entities and logits.gold.tolist() == [-1]
-    assert model._loss([sentence], logits, None)[1] == 0
+    assert model.compute_loss([sentence], logits, None)[1] == 0
 
 
 def test_probabilities_over_candidates(embeddings: TransformerWordEmbeddings) -> None:
@@ -345,7 +346,7 @@ def test_document_context_reads_the_first_sentence_of_the_document(
     model = SpanClassifier(
         embeddings, _dictionary("George_Washington"), candidates=_candidates(), document_context=True
     )
-    assert model._document_head(body) is headline and model._document_head(other) is other
+    assert document_head(body) is headline and document_head(other) is other
     with torch.no_grad():
         torch.nn.init.normal_(model.context_projection.weight)
     model.eval()

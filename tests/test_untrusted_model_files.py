@@ -30,8 +30,21 @@ def split_file(path: Path) -> tuple[dict, bytes]:
     return json.loads(raw[8 : 8 + size]), raw[8 + size :]
 
 
+def _deep_json(text: str) -> str:
+    """``text`` with its ``"__deep__": N`` entry replaced by arrays nested N deep."""
+    marker = '"__deep__": '
+    if marker not in text:
+        return text
+    start = text.index(marker) + len(marker)
+    end = start
+    while text[end].isdigit():
+        end += 1
+    depth = int(text[start:end])
+    return text[:start] + "[" * depth + "]" * depth + text[end:]
+
+
 def join_file(path: Path, header: dict, data: bytes) -> Path:
-    text = json.dumps(header).encode()
+    text = _deep_json(json.dumps(header)).encode()
     path.write_bytes(struct.pack("<Q", len(text)) + text + data)
     return path
 
@@ -40,7 +53,7 @@ def _edit_config(edit: Callable[[dict], None]) -> Callable[[dict, bytes], tuple[
     def change(header: dict, data: bytes) -> tuple[dict, bytes]:
         config = json.loads(header["__metadata__"]["config"])
         edit(config)
-        header["__metadata__"]["config"] = json.dumps(config)
+        header["__metadata__"]["config"] = _deep_json(json.dumps(config))
         return header, data
 
     return change
@@ -112,6 +125,42 @@ def _bigger_encoder(config: dict) -> None:
     encoder["intermediate_size"] *= 2
 
 
+DEEP = 100_000  # far deeper than json.loads can recurse
+
+
+def _deep_header(header: dict, data: bytes) -> tuple[dict, bytes]:
+    """A header that is valid JSON but nests so deep that parsing it recursively overflows."""
+    header["__deep__"] = DEEP  # join_file writes the nesting (json.dumps cannot)
+    return header, data
+
+
+def _deep_config(config: dict) -> None:
+    config["__deep__"] = DEEP
+
+
+def _huge_vocabulary(config: dict) -> None:
+    """Issue 14 point 5: a config asking for a 1e8-row embedding table (153 GB on a real encoder)."""
+    next(iter(config["embeddings"].values()))["encoder_config"]["vocab_size"] = 100_000_000
+
+
+def _many_labels(config: dict) -> None:
+    """A head whose label dictionary asks for a decoder far larger than the one in the file."""
+    head = config["model"]["tasks"][0]["model"]
+    head["label_dictionary"]["items"] = [f"L{i}" for i in range(50_000)]
+
+
+def _nested_empty_multitask(config: dict) -> None:
+    config["model"]["tasks"][-1] = {"task_id": "inner", "class": "MultitaskModel", "model": {"tasks": []}}
+
+
+def _label_dictionary_not_an_object(config: dict) -> None:
+    config["model"]["tasks"][0]["model"]["label_dictionary"] = 5
+
+
+def _encoder_width_not_a_number(config: dict) -> None:
+    next(iter(config["embeddings"].values()))["encoder_config"]["hidden_size"] = "wide"
+
+
 # name -> (how to damage the sound file, a fragment the error message must contain)
 HEADER_EDITS: dict[str, tuple[Callable[[dict, bytes], tuple[dict, bytes]], str]] = {
     "newer format version": (
@@ -130,6 +179,28 @@ HEADER_EDITS: dict[str, tuple[Callable[[dict, bytes], tuple[dict, bytes]], str]]
     "config larger than its weights": (_edit_config(_bigger_encoder), "has shape"),
     "overlapping tensors": (_overlap, "overlaps"),
     "unsupported dtype": (_bad_dtype, "unsupported dtype 'OBJECT'"),
+    # issue 14 point 11: deep JSON is refused, not a RecursionError traceback
+    "header nested too deep": (_deep_header, "nests deeper than the 64 levels allowed"),
+    "config nested too deep": (_edit_config(_deep_config), "nests deeper than the 64 levels allowed"),
+    # issue 14 point 5: sizes in the config are checked against the header before anything is allocated
+    "encoder vocabulary of 1e8": (
+        _edit_config(_huge_vocabulary),
+        "has shape (30522, 32), expected (100000000, 32)",
+    ),
+    "label dictionary larger than its decoder": (_edit_config(_many_labels), "has shape"),
+    # issue 14 point 11: configs that cannot be built are a ModelFileError naming the file
+    "nested empty multitask model": (
+        _edit_config(_nested_empty_multitask),
+        "cannot be a task of a MultitaskModel",
+    ),
+    "label dictionary not an object": (
+        _edit_config(_label_dictionary_not_an_object),
+        "cannot build the model its config describes",
+    ),
+    "encoder width not a number": (
+        _edit_config(_encoder_width_not_a_number),
+        "cannot build the model its config describes",
+    ),
 }
 
 

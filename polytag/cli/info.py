@@ -1,9 +1,9 @@
 """``polytag info MODEL``: what a model file holds, and what is wrong with it if it is damaged.
 
-The description comes from the header alone, so it works on damaged files: whatever the header still
-tells is shown, followed by the problems found (the exit code is then 1). When the header is sound the
-weights are also loaded into the model the config describes (no code from the file runs), which finds
-tensors of the wrong shape; ``verify=False`` skips that step.
+The description comes from the header alone, so it works on damaged files and is quick on large ones:
+whatever the header still tells is shown, followed by the problems found (the exit code is then 1).
+``polytag info --verify`` (``verify=True``) also loads the file as ``Model.load`` does (no code from the
+file runs), which finds tensors that do not fit the model the config describes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def _heads(config: dict[str, Any]) -> list[dict[str, Any]]:
     model = _obj(config.get("model"))
     cls = config.get("class", "?")
     if cls == "MultitaskModel" or "tasks" in model:
-        tasks = model.get("tasks") if isinstance(model.get("tasks"), list) else []
+        found = model.get("tasks")
+        tasks: list[Any] = found if isinstance(found, list) else []
         return [
             {
                 "task": _obj(t).get("task_id", f"Task_{i}"),
@@ -88,7 +89,8 @@ def describe(path: str | os.PathLike, verify: bool = False) -> dict[str, Any]:
     for head in _heads(config) if config else []:
         head_config = head["config"]
         dictionary = _obj(head_config.get("label_dictionary"))
-        raw_items = dictionary.get("items") if isinstance(dictionary.get("items"), list) else []
+        found = dictionary.get("items")
+        raw_items: list[Any] = found if isinstance(found, list) else []
         items = [str(i) for i in raw_items if i != "<unk>"]
         tasks.append(
             {
@@ -156,8 +158,9 @@ def run_info(
 ) -> int:
     """Print the description; 1 when the file has problems (0 otherwise).
 
-    ``verify`` (the default) also loads the weights of a file whose header is sound, to catch tensors that
-    do not fit the model the config describes; ``False`` reads the header only.
+    ``verify`` also loads the weights of a file whose header is sound, to catch tensors that do not fit
+    the model the config describes; ``False`` reads the header only (what ``polytag info`` does unless
+    given ``--verify``). The Python default stays ``True`` for the callers that relied on it.
     """
     facts = describe(path, verify=verify)
     if as_json:
@@ -196,6 +199,8 @@ def run_info(
         )
     if facts["weights_checked"]:
         print("weights:     every tensor fits the model the config describes")
+    elif not verify and not facts["problems"]:
+        print("weights:     not loaded (header only; --verify loads them into the model)")
     if facts["problems"]:
         print("PROBLEMS:")
         for problem in facts["problems"]:

@@ -234,8 +234,9 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("model", help="a model file")
     info.add_argument("--json", action="store_true", help="print the description as JSON")
     info.add_argument(
-        "--header-only", action="store_true", help="read the header only, do not check the weights"
+        "--verify", action="store_true", help="also load the weights into the model (reads the whole file)"
     )
+    info.add_argument("--header-only", action="store_true", help="read the header only (the default)")
 
     from polytag.cli.init_config import TEMPLATES
 
@@ -391,7 +392,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "info":
         from polytag.cli.info import run_info
 
-        return run_info(args.model, args.json, verify=not args.header_only)
+        return run_info(args.model, args.json, verify=args.verify)
     if args.command == "init-config":
         from polytag.cli.init_config import run_init_config
 

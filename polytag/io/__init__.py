@@ -2,7 +2,13 @@
 
 from polytag.io.model_file import (
     FORMAT_VERSION,
+    MAX_JSON_DEPTH,
+    header_dtypes,
+    header_shapes,
+    inspect_model_file,
     load_model_file,
+    load_model_tensors,
+    parse_json,
     read_model_header,
     save_model_file,
 )
@@ -15,9 +21,15 @@ from polytag.io.registry import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_JSON_DEPTH",
     "check_model_config",
     "get_model_class",
+    "header_dtypes",
+    "header_shapes",
+    "inspect_model_file",
     "load_model_file",
+    "load_model_tensors",
+    "parse_json",
     "read_model_header",
     "register_model_class",
     "registered_model_classes",

@@ -34,6 +34,9 @@ FORMAT_VERSION: int = 1
 
 # The same limit the safetensors library applies; a larger header is refused before it is read.
 MAX_HEADER_BYTES = 100_000_000
+# Deepest nesting of objects and arrays accepted in the header and the config: polytag's own files nest
+# about 8 deep; deeper JSON only serves to exhaust the recursion of whatever walks it later.
+MAX_JSON_DEPTH = 64
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MESSAGE = (
@@ -183,6 +186,32 @@ def save_model_file(
 # ---------------------------------------------------------------------------------------------------
 
 
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects/arrays more than ``limit`` deep (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def parse_json(text: str | bytes, what: str) -> tuple[Any, str | None]:
+    """``(value, None)``, or ``(None, problem)`` when ``text`` is not JSON or nests deeper than
+    :data:`MAX_JSON_DEPTH` (json.loads itself raises RecursionError on very deep input)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return None, f"{what} nests deeper than the {MAX_JSON_DEPTH} levels allowed"
+    except (TypeError, ValueError) as error:
+        return None, f"{what} is not valid JSON ({error})"
+    if isinstance(value, (dict, list)) and _too_deep(value, MAX_JSON_DEPTH):
+        return None, f"{what} nests deeper than the {MAX_JSON_DEPTH} levels allowed"
+    return value, None
+
+
 def _looks_like_pickle(head: bytes) -> bool:
     # A pickle of protocol 2 or later opens with the PROTO opcode 0x80 followed by the protocol number.
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
@@ -272,19 +301,17 @@ def _check_metadata(metadata: Any, tensor_names: set[str], info: dict[str, Any],
         elif version < 1:
             problems.append(f"format_version {version} is not a valid version")
     # the rest is read even when the version is wrong: `polytag info` shows what it can
-    try:
-        config = json.loads(metadata.get("config", ""))
-    except (TypeError, ValueError) as error:
-        problems.append(f"the config in the header is not valid JSON ({error})")
+    config, problem = parse_json(metadata.get("config", ""), "the config in the header")
+    if problem is not None:
+        problems.append(problem)
     else:
         if isinstance(config, dict):
             info["config"] = config
         else:
             problems.append(f"the config in the header is a JSON {type(config).__name__}, not an object")
-    try:
-        aliases = json.loads(metadata.get("aliases", "{}"))
-    except (TypeError, ValueError) as error:
-        problems.append(f"the aliases in the header are not valid JSON ({error})")
+    aliases, problem = parse_json(metadata.get("aliases", "{}"), "the aliases in the header")
+    if problem is not None:
+        problems.append(problem)
         return
     if not isinstance(aliases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()
@@ -347,9 +374,13 @@ def _inspect(path: Path) -> dict[str, Any]:
         problems.append("not a safetensors file: the header is not a JSON object")
         return info
     try:
-        header = json.loads(raw_header.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
+        text = raw_header.decode("utf-8")
+    except UnicodeDecodeError as error:
         problems.append(f"not a safetensors file: the header is not valid JSON ({error})")
+        return info
+    header, problem = parse_json(text, "the header")
+    if problem is not None:
+        problems.append(f"not a safetensors file: {problem}")
         return info
     if not isinstance(header, dict):
         problems.append("not a safetensors file: the header is not a JSON object")
@@ -368,6 +399,69 @@ def read_model_header(path: str | os.PathLike) -> dict[str, Any]:
     ``polytag info``, which must describe damaged files too.
     """
     return _inspect(Path(path))
+
+
+def inspect_model_file(path: str | os.PathLike, check_config: bool = False) -> dict[str, Any]:
+    """Check a model file's header (no tensor data is read) and return what :func:`read_model_header`
+    returns; raises :class:`ModelFileError` naming the file and every problem found.
+
+    ``check_config`` also checks the config is a model config whose classes are on the allow-list
+    (:func:`polytag.io.check_model_config`), as ``Model.load`` needs.
+    """
+    info = _inspect(Path(path))
+    if check_config and not info["problems"]:
+        from polytag.io.registry import check_model_config
+
+        info["problems"].extend(check_model_config(info["config"]))
+    if info["problems"]:
+        raise ModelFileError(f"{path}: cannot load model file: " + "; ".join(info["problems"]))
+    return info
+
+
+def header_shapes(info: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Every tensor name of a checked header (aliases included) -> its shape, e.g. to compare with a
+    model built on the meta device before any weight is allocated."""
+    shapes = {name: tuple(entry["shape"]) for name, entry in info["tensors"].items()}
+    for alias, target in info["aliases"].items():
+        shapes[alias] = shapes[target]
+    return shapes
+
+
+def header_dtypes(info: dict[str, Any]) -> dict[str, str]:
+    """Every tensor name of a checked header (aliases included) -> its safetensors dtype (``"F32"``)."""
+    dtypes = {name: str(entry["dtype"]) for name, entry in info["tensors"].items()}
+    for alias, target in info["aliases"].items():
+        dtypes[alias] = dtypes[target]
+    return dtypes
+
+
+def load_model_tensors(
+    path: str | os.PathLike,
+    info: dict[str, Any],
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+) -> dict[str, torch.Tensor]:
+    """The tensors of a file whose header :func:`inspect_model_file` checked (``info``), aliases as the
+    same tensor object as their target; refuses a file whose tensors no longer match that header."""
+    path = Path(path)
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ModelFileError(
+            f"{path}: dtype must be a floating torch.dtype such as torch.bfloat16, got {dtype!r}"
+        )
+    try:
+        tensors = safetensors.torch.load_file(path, device=str(device))
+    except Exception as error:  # the safetensors library raises its own error types (and RuntimeError)
+        raise ModelFileError(f"{path}: cannot load model file: {error}") from error
+    described = info["tensors"]
+    if set(tensors) != set(described) or any(
+        list(tensors[name].shape) != list(described[name]["shape"]) for name in tensors
+    ):
+        raise ModelFileError(f"{path}: the tensors read do not match the header")
+    if dtype is not None:
+        tensors = {name: t.to(dtype) if t.is_floating_point() else t for name, t in tensors.items()}
+    for alias, target in info["aliases"].items():
+        tensors[alias] = tensors[target]
+    return tensors
 
 
 def load_model_file(
@@ -390,21 +484,5 @@ def load_model_file(
         raise ModelFileError(
             f"{path}: dtype must be a floating torch.dtype such as torch.bfloat16, got {dtype!r}"
         )
-    info = _inspect(path)
-    if check_config and not info["problems"]:
-        from polytag.io.registry import check_model_config
-
-        info["problems"].extend(check_model_config(info["config"]))
-    if info["problems"]:
-        raise ModelFileError(f"{path}: cannot load model file: " + "; ".join(info["problems"]))
-    try:
-        tensors = safetensors.torch.load_file(path, device=str(device))
-    except Exception as error:  # the safetensors library raises its own error types (and RuntimeError)
-        raise ModelFileError(f"{path}: cannot load model file: {error}") from error
-    if set(tensors) != set(info["tensors"]):
-        raise ModelFileError(f"{path}: the tensors read do not match the header")
-    if dtype is not None:
-        tensors = {name: t.to(dtype) if t.is_floating_point() else t for name, t in tensors.items()}
-    for alias, target in info["aliases"].items():
-        tensors[alias] = tensors[target]
-    return info["config"], tensors
+    info = inspect_model_file(path, check_config=check_config)
+    return info["config"], load_model_tensors(path, info, device=device, dtype=dtype)

@@ -81,6 +81,12 @@ def check_model_config(config: object) -> list[str]:
                     continue
                 if not isinstance(task.get("task_id"), str):
                     problems.append(f"task {index} of the multitask config has no 'task_id' string")
+                if task.get("class") == "MultitaskModel":
+                    problems.append(
+                        f"task {task.get('task_id', index)!s}: a MultitaskModel cannot be a task of a "
+                        "MultitaskModel (each task is one head)"
+                    )
+                    continue
                 heads.append((f"task {task.get('task_id', index)!s}", task.get("class"), task.get("model")))
     for where, name, model in heads:
         try:

@@ -1,38 +1,46 @@
-"""The base class every head shares: batching for prediction, evaluation, save and load.
+"""The base classes: :class:`Model` (save, load, device) and :class:`Classifier` (one head over one encoder).
 
 A head only says how to turn an :class:`EmbeddingBatch` into scores, which items are gold, and how to
-write predicted labels back. Everything else (length-sorted prediction batches, ``inference_mode``,
-evaluation bookkeeping, the model file) lives here once.
+write predicted labels back (:class:`~polytag.models.head.Head`). Prediction runs the one loop of
+:mod:`polytag.models.prediction`; loading checks the file against the model it describes first
+(:mod:`polytag.models.loading`).
 """
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from polytag.data import Dictionary, Sentence
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.errors import ModelFileError
 from polytag.evaluation import Result, evaluate_items
-from polytag.io import get_model_class, load_model_file, save_model_file
+from polytag.io import save_model_file
+from polytag.models.batching import as_sentence_list, encoder_lengths, length_sorted_batches
+from polytag.models.head import Head
+from polytag.models.prediction import predict_heads
 from polytag.nn.decoder import decoder_config
-from polytag.nn.int8 import Int8Linear, quantize_linear_layers
+from polytag.nn.int8 import Int8Linear
 
 log = logging.getLogger("polytag")
 
 PREDICTED = "predicted"
 
-
-def as_sentence_list(sentences: Sentence | Iterable[Sentence]) -> list[Sentence]:
-    if isinstance(sentences, Sentence):
-        return [sentences]
-    return list(sentences)
+__all__ = [
+    "PREDICTED",
+    "Classifier",
+    "Model",
+    "as_sentence_list",
+    "encoder_lengths",
+    "length_sorted_batches",
+    "linear_decoder",
+]
 
 
 def linear_decoder(in_features: int, out_features: int) -> torch.nn.Linear:
@@ -47,52 +55,47 @@ def linear_decoder(in_features: int, out_features: int) -> torch.nn.Linear:
     return layer
 
 
-def length_sorted_batches(
-    sentences: list[Sentence], batch_size: int, lengths: Sequence[int] | None = None
-) -> list[list[Sentence]]:
-    """Batches of similar length (longest first) so that padding is small.
-
-    ``lengths`` (e.g. the encoder's subtoken counts) is what padding follows; words by default.
-    """
-    size = lengths if lengths is not None else [len(s) for s in sentences]
-    order = sorted(range(len(sentences)), key=lambda i: -size[i])
-    return [[sentences[i] for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
-
-
-def encoder_lengths(model: torch.nn.Module, sentences: list[Sentence]) -> Sequence[int] | None:
-    """Subtoken counts from the model's (first) encoder, the lengths that padding really follows."""
-    for module in model.modules():
-        if isinstance(module, TransformerEmbeddings):
-            return module.subtoken_lengths(sentences).tolist()
-    return None
-
-
-class Model(torch.nn.Module):
+class Model(torch.nn.Module, metaclass=abc.ABCMeta):
     """Shared behaviour of every polytag model (single heads and :class:`MultitaskModel`)."""
 
     label_type: str
 
     # -- what subclasses provide -----------------------------------------------------------------
+    @abc.abstractmethod
     def forward_loss(
         self, sentences: list[Sentence], batch: EmbeddingBatch | None = None
     ) -> tuple[torch.Tensor, int]:
-        """Summed loss over the batch and the number of items it sums over."""
-        raise NotImplementedError
+        """Summed loss over the batch and the number of items it sums over (what the trainer needs)."""
 
-    def predict(self, sentences: Sentence | list[Sentence], **kwargs: Any) -> Any:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def predict(
+        self,
+        sentences: Sentence | list[Sentence],
+        mini_batch_size: int = 32,
+        return_probabilities_for_all_classes: bool = False,
+        verbose: bool = False,
+        label_name: str | None = None,
+        return_loss: bool = False,
+        embedding_storage_mode: str = "none",
+    ) -> Any:
+        """Label ``sentences`` in place (Flair's signature); with ``return_loss`` (summed loss, count)."""
 
+    @abc.abstractmethod
     def evaluate(
         self, data_points: Iterable[Sentence], gold_label_type: str | None = None, **kwargs: Any
     ) -> Result:
-        raise NotImplementedError
+        """Predict into a scratch layer and score it against the gold layer."""
 
-    def _get_config(self, embedding_ids: dict[int, str]) -> dict[str, Any]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def get_config(self, embedding_ids: dict[int, str]) -> dict[str, Any]:
+        """The JSON settings that rebuild this model; ``embedding_ids`` maps ``id(encoder)`` to the key
+        under which the model file stores that encoder."""
 
     @classmethod
-    def _from_config(cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]) -> Model:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def from_config(cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]) -> Model:
+        """A model with fresh weights from :meth:`get_config` output and the rebuilt encoders; raises
+        ValueError (or KeyError / TypeError) for settings that cannot work."""
 
     # -- shared -----------------------------------------------------------------------------------
     @property
@@ -117,7 +120,7 @@ class Model(torch.nn.Module):
         ids = {id(e): str(i) for i, e in enumerate(embeddings)}
         config = {
             "class": type(self).__name__,
-            "model": self._get_config(ids),
+            "model": self.get_config(ids),
             "embeddings": {ids[id(e)]: e.to_config() for e in embeddings},
         }
         Path(model_file).parent.mkdir(parents=True, exist_ok=True)
@@ -133,60 +136,22 @@ class Model(torch.nn.Module):
     ) -> Model:
         """Load a model file written by :meth:`save`. No code from the file is executed.
 
-        ``dtype`` (e.g. ``torch.bfloat16``) casts the weights for inference; ``quantize="int8"`` turns the
-        encoder's linear layers into int8 layers with per-token activation scales (CPU inference; the
-        predictions stay independent of the batch, see ``polytag.nn.int8``).
+        The header is checked against the model the config describes (built on the ``meta`` device,
+        which allocates nothing) before any weight is allocated; every problem is a ModelFileError
+        naming the file. ``dtype`` (e.g. ``torch.bfloat16``) casts the weights for inference;
+        ``quantize="int8"`` turns the encoder's linear layers into int8 layers with per-token activation
+        scales (CPU inference; the predictions stay independent of the batch, see ``polytag.nn.int8``).
         """
-        config, tensors = load_model_file(model_path, check_config=True)
-        model_cls = get_model_class(config.get("class", ""))
-        if not issubclass(model_cls, cls):
-            raise ModelFileError(f"{model_path}: holds a {model_cls.__name__}, not a {cls.__name__}")
-        embeddings = {
-            key: TransformerEmbeddings.from_config(emb_config)
-            for key, emb_config in config.get("embeddings", {}).items()
-        }
-        try:
-            model = model_cls._from_config(config["model"], embeddings)
-        except (KeyError, TypeError, ValueError) as error:  # passed the checks, yet cannot be built
-            message = f"{model_path}: cannot build the model its config describes: {error!r}"
-            raise ModelFileError(message) from None
-        expected = model.state_dict()
-        problems = []
-        for name, tensor in expected.items():
-            if name not in tensors:
-                problems.append(f"missing tensor '{name}'")
-            elif tuple(tensors[name].shape) != tuple(tensor.shape):
-                problems.append(
-                    f"tensor '{name}' has shape {tuple(tensors[name].shape)}, expected {tuple(tensor.shape)}"
-                )
-            elif tensors[name].dtype.is_floating_point != tensor.dtype.is_floating_point:
-                problems.append(f"tensor '{name}' is {tensors[name].dtype}, expected {tensor.dtype}")
-        extra = sorted(set(tensors) - set(expected))
-        if extra:
-            problems.append(f"unexpected tensors {extra[:5]}")
-        if problems:
-            raise ModelFileError(f"{model_path}: does not match its config: " + "; ".join(problems[:10]))
-        model.load_state_dict(tensors, strict=True)
-        model.eval()
-        if dtype is not None:
-            model.to(dtype=dtype)
-        if device is not None:
-            model.to(device)
-        if quantize is not None:
-            if quantize != "int8":
-                raise ValueError(f"quantize must be 'int8' or None, got {quantize!r}")
-            if model.device.type != "cpu":
-                raise ValueError(f"quantize='int8' is for CPU inference; the model is on {model.device}")
-            for encoder in model.embedding_modules():  # the heads' small decoders stay float
-                quantize_linear_layers(encoder)
-        return model
+        from polytag.models.loading import load_model
+
+        return load_model(cls, model_path, device=device, dtype=dtype, quantize=quantize)
 
 
-class Classifier(Model):
-    """A head over one encoder: scores -> labels, with shared predict and evaluate loops.
+class Classifier(Model, Head):
+    """A head over one encoder: scores -> labels, with the shared predict and evaluate loops.
 
-    Subclasses implement ``_scores(sentences, batch)`` (returns logits for the batch's items and the
-    items' gold indices), ``_write_predictions`` and ``_items`` (gold/predicted tuples for evaluation).
+    Subclasses implement the :class:`~polytag.models.head.Head` hooks ``compute_scores``,
+    ``compute_loss``, ``write_predictions`` and ``evaluation_items``.
     """
 
     evaluation_kind = "token"
@@ -197,30 +162,8 @@ class Classifier(Model):
         self.label_dictionary = label_dictionary
         self.label_type = label_type
 
-    # subclass hooks ------------------------------------------------------------------------------
-    def _logits(self, sentences: list[Sentence], batch: EmbeddingBatch) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _loss(
-        self, sentences: list[Sentence], logits: torch.Tensor, batch: EmbeddingBatch
-    ) -> tuple[torch.Tensor, int]:
-        raise NotImplementedError
-
-    def _write_predictions(
-        self,
-        sentences: list[Sentence],
-        logits: torch.Tensor,
-        batch: EmbeddingBatch,
-        label_name: str,
-        return_probabilities_for_all_classes: bool,
-    ) -> None:
-        raise NotImplementedError
-
-    def _items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
-        raise NotImplementedError
-
-    # shared ------------------------------------------------------------------------------------
     def embed(self, sentences: list[Sentence]) -> EmbeddingBatch:
+        """One encoder pass over ``sentences``."""
         return self.embeddings.forward_batch(sentences)
 
     def forward_loss(
@@ -228,7 +171,7 @@ class Classifier(Model):
     ) -> tuple[torch.Tensor, int]:
         if batch is None:
             batch = self.embed(sentences)
-        return self._loss(sentences, self._logits(sentences, batch), batch)
+        return self.compute_loss(sentences, self.compute_scores(sentences, batch), batch)
 
     def predict(
         self,
@@ -244,33 +187,29 @@ class Classifier(Model):
 
         Batches are sorted by length internally; the sentences' own order is untouched. Only the
         ``label_name`` layer is replaced; other layers (gold labels of other types) are left alone.
+        With ``return_loss`` returns (summed loss, item count).
         """
         sentences = as_sentence_list(sentences)
-        label_name = label_name or self.label_type
-        was_training = self.training
-        self.eval()
+        task = self.label_type
+        losses = predict_heads(
+            self,
+            {task: self},
+            sentences,
+            {task: list(range(len(sentences)))},
+            {task: label_name or self.label_type},
+            mini_batch_size,
+            return_loss=return_loss,
+            return_probabilities_for_all_classes=return_probabilities_for_all_classes,
+            verbose=verbose,
+        )
+        if not return_loss:
+            return None
         total_loss = torch.zeros(())
         total_count = 0
-        batches = length_sorted_batches(sentences, mini_batch_size, encoder_lengths(self, sentences))
-        progress = tqdm(batches, desc="predict", unit="batch", disable=not verbose)
-        with torch.inference_mode():
-            for chunk in progress:
-                batch = self.embed(chunk)
-                logits = self._logits(chunk, batch)
-                if return_loss:
-                    loss, count = self._loss(chunk, logits, batch)
-                    total_loss += loss.float().cpu()
-                    total_count += count
-                for sentence in chunk:
-                    sentence.remove_labels(label_name)
-                self._write_predictions(
-                    chunk, logits, batch, label_name, return_probabilities_for_all_classes
-                )
-        if was_training:
-            self.train()
-        if return_loss:
-            return total_loss, total_count
-        return None
+        for loss, count in losses[task]:
+            total_loss += loss.float().cpu()
+            total_count += count
+        return total_loss, total_count
 
     def evaluate(
         self,
@@ -292,10 +231,10 @@ class Classifier(Model):
         outcome = self.predict(
             sentences, mini_batch_size=mini_batch_size, label_name=scratch, return_loss=return_loss
         )
-        gold = self._items(sentences, gold_label_type, 0)
-        predicted = self._items(sentences, scratch, 0)
+        gold = self.evaluation_items(sentences, gold_label_type, 0)
+        predicted = self.evaluation_items(sentences, scratch, 0)
         if out_path is not None:
-            self._write_evaluation_file(out_path, sentences, gold_label_type, scratch)
+            self.write_evaluation_file(out_path, sentences, gold_label_type, scratch)
         for sentence in sentences:
             sentence.remove_labels(scratch)
         mean_loss = float(outcome[0]) / max(outcome[1], 1) if return_loss else None
@@ -308,7 +247,7 @@ class Classifier(Model):
             loss=mean_loss,
         )
 
-    def _write_evaluation_file(
+    def write_evaluation_file(
         self, out_path: str | os.PathLike, sentences: list[Sentence], gold: str, predicted: str
     ) -> None:
         """Column file: token, gold, predicted (BIO for span layers), blank line between sentences."""
@@ -318,18 +257,19 @@ class Classifier(Model):
             out_path, sentences, {0: "text", 1: gold, 2: predicted}, document_separator_token=None
         )
 
-    def _get_config(self, embedding_ids: dict[int, str]) -> dict[str, Any]:
+    def get_config(self, embedding_ids: dict[int, str]) -> dict[str, Any]:
         return {
             "embeddings": embedding_ids[id(self.embeddings)],
             "label_dictionary": self.label_dictionary.to_dict(),
             "label_type": self.label_type,
-            **self._head_config(),
+            **self.head_config(),
         }
 
-    def _head_config(self) -> dict[str, Any]:
+    def head_config(self) -> dict[str, Any]:
+        """The subclass's own constructor settings (beyond encoder, labels and label type)."""
         return {}
 
-    def _custom_decoder(self) -> dict[str, Any]:
+    def custom_decoder_config(self) -> dict[str, Any]:
         """The decoder's settings when it is not the default linear layer (e.g. a PrototypicalDecoder)."""
         decoder = getattr(self, "decoder", None)
         if decoder is None or type(decoder) is torch.nn.Linear:
@@ -342,7 +282,7 @@ class Classifier(Model):
         return {"decoder": described}
 
     @classmethod
-    def _from_config(cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]) -> Classifier:
+    def from_config(cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]) -> Classifier:
         options = {
             k: v for k, v in config.items() if k not in ("embeddings", "label_dictionary", "label_type")
         }

@@ -14,43 +14,29 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from polytag.data import Corpus, MultiCorpus, Sentence
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.evaluation import Result, evaluate_items
 from polytag.io import get_model_class, register_model_class
-from polytag.models.base import (
-    PREDICTED,
-    Classifier,
-    Model,
-    as_sentence_list,
-    encoder_lengths,
-    length_sorted_batches,
-)
+from polytag.models.base import PREDICTED, Classifier, Model
+from polytag.models.batching import as_sentence_list, select_rows
+from polytag.models.head import Head
+from polytag.models.prediction import TaskLosses, encode_per_task, predict_heads
 
 log = logging.getLogger("polytag")
 
 TASK_LABEL = "multitask_id"
 SAMPLING = ("proportional", "uniform", "temperature")
 
-
-def select_rows(batch: EmbeddingBatch, rows: list[int]) -> EmbeddingBatch:
-    """The sub-batch of ``rows``, trimmed to its longest sentence."""
-    if len(rows) == len(batch) and rows == list(range(len(batch))):
-        return batch
-    index = torch.tensor(rows, dtype=torch.long)
-    lengths = batch.lengths[index]
-    width = int(lengths.max()) if len(rows) else 0
-    device_index = index.to(batch.mask.device)
-    tokens = batch.token_embeddings
-    docs = batch.document_embeddings
-    return EmbeddingBatch(
-        token_embeddings=None if tokens is None else tokens.index_select(0, device_index)[:, :width],
-        lengths=lengths,
-        mask=batch.mask.index_select(0, device_index)[:, :width],
-        document_embeddings=None if docs is None else docs.index_select(0, device_index),
-    )
+__all__ = [
+    "SAMPLING",
+    "TASK_LABEL",
+    "MultitaskModel",
+    "combine_results",
+    "make_multitask_model_and_corpus",
+    "select_rows",
+]
 
 
 @register_model_class
@@ -67,6 +53,14 @@ class MultitaskModel(Model):
         sampling_temperature: float = 2.0,
     ) -> None:
         super().__init__()
+        if not models:
+            raise ValueError("a MultitaskModel needs at least one head")
+        for model in models:
+            if not isinstance(model, Head):
+                raise ValueError(
+                    f"every task of a MultitaskModel must be a head over one encoder, got a "
+                    f"{type(model).__name__}"
+                )
         task_ids = task_ids or [f"Task_{i}" for i in range(len(models))]
         if len(task_ids) != len(models) or len(set(task_ids)) != len(task_ids):
             raise ValueError(f"need one distinct task id per model, got {task_ids} for {len(models)} models")
@@ -80,13 +74,10 @@ class MultitaskModel(Model):
         self.use_all_tasks = use_all_tasks
         self.task_sampling = task_sampling
         self.sampling_temperature = sampling_temperature
-
-    @property
-    def label_type(self) -> str:  # the trainer's gold type; each head scores its own
-        return "multitask"
+        self.label_type = "multitask"  # the trainer's gold type; each head scores its own
 
     # -- routing -----------------------------------------------------------------------------------
-    def _task_rows(self, sentences: list[Sentence]) -> dict[str, list[int]]:
+    def task_rows(self, sentences: list[Sentence]) -> dict[str, list[int]]:
         """Rows of ``sentences`` each task sees: by ``multitask_id``, or all of them."""
         rows: dict[str, list[int]] = {task: [] for task in self.tasks}
         for i, sentence in enumerate(sentences):
@@ -95,28 +86,6 @@ class MultitaskModel(Model):
                 if task in rows:
                     rows[task].append(i)
         return rows
-
-    def _encoder_groups(self) -> list[tuple[TransformerEmbeddings, list[str]]]:
-        groups: dict[int, tuple[TransformerEmbeddings, list[str]]] = {}
-        for task, head in self.tasks.items():
-            groups.setdefault(id(head.embeddings), (head.embeddings, []))[1].append(task)
-        return list(groups.values())
-
-    def _per_task_batches(
-        self, sentences: list[Sentence], rows: dict[str, list[int]]
-    ) -> Iterable[tuple[str, list[Sentence], EmbeddingBatch]]:
-        """One encoder pass per shared encoder over the union of rows its heads need."""
-        for embeddings, tasks in self._encoder_groups():
-            needed = sorted({r for task in tasks for r in rows[task]})
-            if not needed:
-                continue
-            union = [sentences[r] for r in needed]
-            batch = embeddings.forward_batch(union)
-            position = {r: k for k, r in enumerate(needed)}
-            for task in tasks:
-                if rows[task]:
-                    local = [position[r] for r in rows[task]]
-                    yield task, [sentences[r] for r in rows[task]], select_rows(batch, local)
 
     # -- training ------------------------------------------------------------------------------------
     def forward_loss(
@@ -127,11 +96,12 @@ class MultitaskModel(Model):
         Normalising inside a task first means a token task does not outweigh a sentence task merely
         because it counts more items; the trainer divides by the returned sentence count.
         """
-        rows = self._task_rows(sentences)
+        rows = self.task_rows(sentences)
+        heads = self.heads()
         total = None
-        for task, subset, sub_batch in self._per_task_batches(sentences, rows):
-            head = self.tasks[task]
-            loss, count = head._loss(subset, head._logits(subset, sub_batch), sub_batch)
+        for task, subset, sub_batch in encode_per_task(heads, sentences, rows):
+            head = heads[task]
+            loss, count = head.compute_loss(subset, head.compute_scores(subset, sub_batch), sub_batch)
             if count == 0:
                 continue
             term = self.loss_factors[task] * loss / count * len(subset)
@@ -154,49 +124,20 @@ class MultitaskModel(Model):
         return [(sizes[t] ** exponent) / sizes[t] for t in firsts]
 
     # -- prediction and evaluation -------------------------------------------------------------------
-    def _run(
-        self,
-        sentences: list[Sentence],
-        rows_of: dict[str, list[int]],
-        label_names: dict[str, str],
-        mini_batch_size: int,
-        return_loss: bool,
-        return_probabilities_for_all_classes: bool = False,
-        verbose: bool = False,
-    ) -> dict[str, tuple[float, int]]:
-        """Predict every task on its rows, one encoder pass per batch; returns per-task (loss, count)."""
-        wanted = {task: set(rows) for task, rows in rows_of.items()}
-        losses = {task: (0.0, 0) for task in self.tasks}
-        order = [i for i in range(len(sentences)) if any(i in w for w in wanted.values())]
-        wanted_sentences = [sentences[i] for i in order]
-        chunks = length_sorted_batches(
-            wanted_sentences, mini_batch_size, encoder_lengths(self, wanted_sentences)
-        )
-        index_of = {id(sentences[i]): i for i in order}
-        was_training = self.training
-        self.eval()
-        with torch.inference_mode():
-            for chunk in tqdm(chunks, desc="predict", unit="batch", disable=not verbose):
-                global_rows = [index_of[id(s)] for s in chunk]
-                rows = {
-                    task: [k for k, g in enumerate(global_rows) if g in wanted[task]] for task in self.tasks
-                }
-                for task, subset, sub_batch in self._per_task_batches(chunk, rows):
-                    head = self.tasks[task]
-                    logits = head._logits(subset, sub_batch)
-                    if return_loss:
-                        loss, count = head._loss(subset, logits, sub_batch)
-                        old = losses[task]
-                        losses[task] = (old[0] + float(loss), old[1] + count)
-                    name = label_names[task]
-                    for sentence in subset:
-                        sentence.remove_labels(name)
-                    head._write_predictions(
-                        subset, logits, sub_batch, name, return_probabilities_for_all_classes
-                    )
-        if was_training:
-            self.train()
-        return losses
+    def heads(self) -> dict[str, Head]:
+        """Task id -> head, as the shared prediction loop takes them."""
+        return {task: head for task, head in self.tasks.items() if isinstance(head, Head)}
+
+    @staticmethod
+    def _summed(losses: TaskLosses) -> dict[str, tuple[float, int]]:
+        """Each task's (loss, count) summed over its batches."""
+        totals = {}
+        for task, batches in losses.items():
+            loss, count = 0.0, 0
+            for batch_loss, batch_count in batches:
+                loss, count = loss + float(batch_loss), count + batch_count
+            totals[task] = (loss, count)
+        return totals
 
     def predict(
         self,
@@ -211,17 +152,21 @@ class MultitaskModel(Model):
         """Fill every task's labels (each under its own label type) in one pass per batch."""
         sentences = as_sentence_list(sentences)
         everything = list(range(len(sentences)))
-        names = {task: label_name or head.label_type for task, head in self.tasks.items()}
+        names = {task: label_name or head.label_type for task, head in self.heads().items()}
         if label_name is not None and len(self.tasks) > 1:
             names = {task: f"{label_name}_{task}" for task in self.tasks}
-        losses = self._run(
-            sentences,
-            {task: everything for task in self.tasks},
-            names,
-            mini_batch_size,
-            return_loss,
-            return_probabilities_for_all_classes,
-            verbose,
+        losses = self._summed(
+            predict_heads(
+                self,
+                self.heads(),
+                sentences,
+                {task: everything for task in self.tasks},
+                names,
+                mini_batch_size,
+                return_loss=return_loss,
+                return_probabilities_for_all_classes=return_probabilities_for_all_classes,
+                verbose=verbose,
+            )
         )
         if return_loss:
             return sum(v[0] for v in losses.values()), sum(v[1] for v in losses.values())
@@ -243,16 +188,20 @@ class MultitaskModel(Model):
     ) -> Result:
         """Score each task on its own sentences; the main score and loss are the tasks' means."""
         sentences = as_sentence_list(data_points)
-        rows_of = self._task_rows(sentences)
+        rows_of = self.task_rows(sentences)
         names = {task: f"{PREDICTED}_{task}" for task in self.tasks}
-        losses = self._run(sentences, rows_of, names, mini_batch_size, return_loss)
+        losses = self._summed(
+            predict_heads(
+                self, self.heads(), sentences, rows_of, names, mini_batch_size, return_loss=return_loss
+            )
+        )
         task_results: dict[str, tuple[str, Result]] = {}
-        for task, head in self.tasks.items():
+        for task, head in self.heads().items():
             subset = [sentences[r] for r in rows_of[task]]
             if not subset:
                 continue
-            gold = head._items(subset, head.label_type, 0)
-            predicted = head._items(subset, names[task], 0)
+            gold = head.evaluation_items(subset, head.label_type, 0)
+            predicted = head.evaluation_items(subset, names[task], 0)
             loss, count = losses[task]
             result = evaluate_items(
                 gold,
@@ -269,11 +218,11 @@ class MultitaskModel(Model):
         return combine_results(task_results, return_loss)
 
     # -- model file ------------------------------------------------------------------------------------
-    def _get_config(self, embedding_ids: dict[int, str]) -> dict[str, Any]:
+    def get_config(self, embedding_ids: dict[int, str]) -> dict[str, Any]:
         return {
             "tasks": [
-                {"task_id": task, "class": type(head).__name__, "model": head._get_config(embedding_ids)}
-                for task, head in self.tasks.items()
+                {"task_id": task, "class": type(head).__name__, "model": head.get_config(embedding_ids)}
+                for task, head in self.heads().items()
             ],
             "loss_factors": [self.loss_factors[t] for t in self.tasks],
             "use_all_tasks": self.use_all_tasks,
@@ -282,13 +231,15 @@ class MultitaskModel(Model):
         }
 
     @classmethod
-    def _from_config(
+    def from_config(
         cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]
     ) -> MultitaskModel:
         heads, ids = [], []
         for task in config["tasks"]:
             head_cls = get_model_class(task["class"])
-            heads.append(head_cls._from_config(task["model"], embeddings))
+            if not issubclass(head_cls, Head):
+                raise ValueError(f"task {task.get('task_id')!r}: a {head_cls.__name__} cannot be a task head")
+            heads.append(head_cls.from_config(task["model"], embeddings))
             ids.append(task["task_id"])
         return cls(
             heads,
@@ -311,16 +262,18 @@ def combine_results(task_results: dict[str, tuple[str, Result]], with_loss: bool
     details = "\n\n".join(
         f"{task} - {name}\n{r.detailed_results}" for task, (name, r) in task_results.items()
     )
+    scores: dict[str, Any] = {"loss": loss}
+    scores.update({f"{task}_score": r.main_score for task, (_, r) in task_results.items()})
     result = Result(
         main_score=main,
         log_header=header,
         log_line=line,
         detailed_results=details,
         classification_report={},
-        scores={"loss": loss, **{f"{task}_score": r.main_score for task, (_, r) in task_results.items()}},
+        scores=scores,
         loss=loss,
     )
-    result.task_results = task_results
+    vars(result)["task_results"] = task_results  # Flair keeps them on the result too
     return result
 
 

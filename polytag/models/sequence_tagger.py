@@ -114,11 +114,11 @@ class SequenceTagger(TokenClassifier):
             x = self.locked_dropout(x)
         return x
 
-    def _loss(
+    def compute_loss(
         self, sentences: list[Sentence], logits: torch.Tensor, batch: EmbeddingBatch
     ) -> tuple[torch.Tensor, int]:
         if self.crf is None:
-            return super()._loss(sentences, logits, batch)
+            return super().compute_loss(sentences, logits, batch)
         gold = self._gold_ids(sentences, logits.shape[1]).to(logits.device)
         mask = batch.mask.to(logits.device)
         # the CRF needs a tag at every real position: unknown gold tags count as the first tag
@@ -131,26 +131,16 @@ class SequenceTagger(TokenClassifier):
         return self.crf.marginals(logits, batch.mask.to(logits.device))
 
     def _best_tags(
-        self, probs: torch.Tensor, batch: EmbeddingBatch
+        self, probs: torch.Tensor, logits: torch.Tensor, batch: EmbeddingBatch
     ) -> tuple[list[list[int]], list[list[float]]]:
         if self.crf is None:
-            return super()._best_tags(probs, batch)
-        # Viterbi needs the emissions, which _write_predictions passes through self._last_logits
-        paths = self.crf.viterbi(self._last_logits, batch.mask.to(self._last_logits.device))
+            return super()._best_tags(probs, logits, batch)
+        paths = self.crf.viterbi(logits, batch.mask.to(logits.device))  # Viterbi needs the emissions
         prob_rows = probs.tolist()
         scores = [[prob_rows[b][t][tag] for t, tag in enumerate(path)] for b, path in enumerate(paths)]
         return paths, scores
 
-    def _write_predictions(self, sentences, logits, batch, label_name, return_probabilities_for_all_classes):
-        self._last_logits = logits
-        try:
-            super()._write_predictions(
-                sentences, logits, batch, label_name, return_probabilities_for_all_classes
-            )
-        finally:
-            self._last_logits = None
-
-    def _head_config(self) -> dict[str, Any]:
+    def head_config(self) -> dict[str, Any]:
         return {
             "use_crf": self.use_crf,
             "use_rnn": self.use_rnn,

@@ -59,53 +59,33 @@ from __future__ import annotations
 import math
 import os
 import weakref
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
-import numpy as np
 import torch
 
 from polytag.data import Dictionary, Sentence, Span
 from polytag.data.dictionary import UNK
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
-from polytag.errors import PolytagError
 from polytag.evaluation import Result, evaluate_linking
 from polytag.io import register_model_class
 from polytag.models.base import PREDICTED, Classifier, as_sentence_list
+from polytag.models.span_parts import (
+    NAME_POOLINGS,
+    POOLINGS,
+    SpanClassifierError,
+    SpanScores,
+    candidate_table,
+    document_head,
+    entity_name,
+    pool_span_vectors,
+    pooled_sentence_vectors,
+)
 from polytag.nn.candidates import CandidateGenerator
 from polytag.nn.decoder import decoder_config, decoder_from_config
 from polytag.nn.prototypical import PrototypicalDecoder
 
-POOLINGS = ("first_last", "first", "last", "mean")
-NAME_POOLINGS = ("mean", "first", "first_last")
-_MIN_SHARE = 1e-4
-_NAME_BATCH = 256
-
-
-class SpanClassifierError(PolytagError, ValueError):
-    """A SpanClassifier setting that cannot work (unknown pooling, decoder of the wrong size)."""
-
-
-def entity_name(entity: str) -> str:
-    """The text an entity id stands for: Wikipedia titles use underscores for spaces."""
-    return entity.replace("_", " ").strip() or entity
-
-
-@dataclass
-class SpanScores:
-    """What :meth:`SpanClassifier._logits` hands to ``_loss`` and ``_write_predictions``.
-
-    ``spans[i]`` is the i-th scored span; ``scores[i, k]`` is its score for entity ``entities[ids[i, k]]``
-    (``-inf`` where ``ids`` is -1, i.e. padding); ``gold[i]`` is the position of the gold entity in row i
-    or -1. Without candidates, ``ids`` is None and the columns are the label dictionary's items.
-    """
-
-    spans: list[Span]
-    scores: torch.Tensor
-    gold: torch.Tensor
-    ids: torch.Tensor | None = None
-    entities: list[str] = field(default_factory=list)
+__all__ = ["POOLINGS", "SpanClassifier", "SpanClassifierError", "SpanScores", "entity_name"]
 
 
 @register_model_class
@@ -193,8 +173,10 @@ class SpanClassifier(Classifier):
         space (no learned map in the decoder), the name vector is copied into every slot of the span
         vector (both halves for ``first_last``), so the first score already rewards mentions whose tokens
         resemble the entity's name; otherwise a small random map."""
-        weight = self.name_projection.weight
-        torch.nn.init.zeros_(self.name_projection.bias)
+        projection = self.name_projection
+        assert projection is not None  # called only when the head uses entity names
+        weight = projection.weight
+        torch.nn.init.zeros_(projection.bias)
         size = self._vector_size()
         encoder_space = not (
             isinstance(self.decoder, PrototypicalDecoder) and self.decoder.metric_space_decoder is not None
@@ -243,7 +225,7 @@ class SpanClassifier(Classifier):
 
     def _linear_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Weight and bias of a linear decoder (which ``quantize="int8"`` leaves in float)."""
-        return self.decoder.weight, self.decoder.bias
+        return cast(torch.Tensor, self.decoder.weight), cast("torch.Tensor | None", self.decoder.bias)
 
     def _match(self, encoded: torch.Tensor, vectors: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
         """Decoder score of each span ``[N, P]`` against its vectors ``[N, K, P]`` -> ``[N, K]``."""
@@ -278,25 +260,11 @@ class SpanClassifier(Classifier):
             spans.extend(found)
             rows.extend([row] * len(found))
         tokens = batch.token_embeddings
+        if tokens is None:
+            raise SpanClassifierError("SpanClassifier needs token embeddings (is_token_embedding=True)")
         if not spans:
             return spans, tokens.new_zeros(0, self.span_embedding_size), rows
-        device = tokens.device
-        row_t = torch.tensor(rows, dtype=torch.long, device=device)
-        start = torch.tensor([s.start for s in spans], dtype=torch.long, device=device)
-        end = torch.tensor([s.end for s in spans], dtype=torch.long, device=device)
-        op = self.pooling_operation
-        if op == "first":
-            vectors = tokens[row_t, start]
-        elif op == "last":
-            vectors = tokens[row_t, end - 1]
-        elif op == "first_last":
-            vectors = torch.cat([tokens[row_t, start], tokens[row_t, end - 1]], dim=-1)
-        else:
-            # prefix sums over the token axis: sum of tokens[start:end] = c[end] - c[start]
-            zeros = tokens.new_zeros(tokens.shape[0], 1, tokens.shape[-1])
-            prefix = torch.cat([zeros, tokens.cumsum(dim=1)], dim=1)
-            total = prefix[row_t, end] - prefix[row_t, start]
-            vectors = total / (end - start).unsqueeze(-1).to(total.dtype)
+        vectors = pool_span_vectors(tokens, rows, spans, self.pooling_operation)
         return spans, self.dropout(vectors), rows
 
     # -- entity names --------------------------------------------------------------------------------------
@@ -313,39 +281,7 @@ class SpanClassifier(Classifier):
         for i, sentence in enumerate(sentences):
             if len(sentence) == 0:
                 sentences[i] = Sentence([entities[i]])
-        return self._pooled_vectors(sentences, self.name_pooling)
-
-    def _pooled_vectors(self, sentences: list[Sentence], pooling: str) -> torch.Tensor:
-        """One vector per sentence from its own tokens (no context, no gradient, encoder in eval mode)."""
-        embeddings = self.embeddings
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-        pieces: list[torch.Tensor] = []
-        was_training = embeddings.training
-        embeddings.eval()
-        try:
-            with torch.no_grad():
-                for k in range(0, len(order), _NAME_BATCH):
-                    chunk = [sentences[i] for i in order[k : k + _NAME_BATCH]]
-                    batch = embeddings.forward_batch(chunk)
-                    tokens = batch.token_embeddings
-                    if pooling == "first":
-                        pooled = tokens[:, 0]
-                    else:
-                        mask = batch.mask.unsqueeze(-1).to(tokens.dtype)
-                        pooled = (tokens * mask).sum(1) / mask.sum(1).clamp_min(1.0)
-                        if pooling == "first_last":
-                            last = tokens[
-                                torch.arange(len(chunk), device=tokens.device),
-                                (batch.lengths - 1).clamp_min(0).to(tokens.device),
-                            ]
-                            pooled = torch.cat([tokens[:, 0], last], dim=-1)
-                    pieces.append(pooled)
-        finally:
-            embeddings.train(was_training)
-        stacked = torch.cat(pieces, dim=0)
-        result = torch.empty_like(stacked)
-        result[torch.tensor(order, device=stacked.device)] = stacked
-        return result
+        return pooled_sentence_vectors(self.embeddings, sentences, self.name_pooling)
 
     def _name_vectors(self, entities: list[str]) -> torch.Tensor:
         """Name vectors of ``entities``; each distinct name is encoded once per cache lifetime."""
@@ -357,23 +293,13 @@ class SpanClassifier(Classifier):
                 cache[entity] = vector
         return torch.stack([cache[e] for e in entities])
 
-    def _document_head(self, sentence: Sentence) -> Sentence:
-        """The first sentence of ``sentence``'s document (itself when it has no earlier neighbour)."""
-        head = sentence
-        for _ in range(100_000):
-            previous = head.previous_sentence()
-            if previous is None or previous is sentence or previous.document_id != sentence.document_id:
-                break
-            head = previous
-        return head
-
     def _document_vectors(self, sentences: list[Sentence], rows: list[int]) -> torch.Tensor:
         """Mean token vector of each span's document head (news: the headline), cached per head."""
         cache = self._document_cache
-        heads = [self._document_head(s) for s in sentences]
+        heads = [document_head(s) for s in sentences]
         missing = list({id(h): h for h in heads if h not in cache}.values())
         if missing:
-            for head, vector in zip(missing, self._pooled_vectors(missing, "mean")):
+            for head, vector in zip(missing, pooled_sentence_vectors(self.embeddings, missing, "mean")):
                 cache[head] = vector
         per_sentence = torch.stack([cache[h] for h in heads])
         return per_sentence[torch.tensor(rows, dtype=torch.long, device=per_sentence.device)]
@@ -401,50 +327,16 @@ class SpanClassifier(Classifier):
         return len(missing)
 
     # -- scores --------------------------------------------------------------------------------------------
-    def _candidate_table(self, spans: list[Span]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-        """Per span its candidates (ids into a batch-local entity list), log prior shares and gold column."""
-        generator = self.candidates
-        assert generator is not None
-        all_entities = generator.entities
-        local: dict[str, int] = {}
-        rows_ids: list[list[int]] = []
-        rows_prior: list[np.ndarray] = []
-        gold = np.full(len(spans), -1, dtype=np.int64)
-        training = self.training
-        for i, span in enumerate(spans):
-            ids, priors, total = generator.lookup_ids(span.text)
-            names = [all_entities[j] for j in ids.tolist()]
-            shares = (
-                np.log(np.maximum(priors / total, _MIN_SHARE))
-                if total > 0
-                else np.full(len(names), math.log(_MIN_SHARE), dtype=np.float32)
-            )
-            value = self._gold_value(span)
-            if value is not None:
-                if value in names:
-                    gold[i] = names.index(value)
-                elif training:
-                    gold[i] = len(names)
-                    names.append(value)
-                    floor = float(shares.min()) if len(shares) else math.log(_MIN_SHARE)
-                    shares = np.append(shares, np.float32(floor))
-            rows_ids.append([local.setdefault(n, len(local)) for n in names])
-            rows_prior.append(shares.astype(np.float32))
-        width = max((len(r) for r in rows_ids), default=0)
-        ids_array = np.full((len(spans), width), -1, dtype=np.int64)
-        prior_array = np.zeros((len(spans), width), dtype=np.float32)
-        for i, (r, p) in enumerate(zip(rows_ids, rows_prior)):
-            ids_array[i, : len(r)] = r
-            prior_array[i, : len(p)] = p
-        return list(local), ids_array, prior_array, gold
-
-    def _logits(self, sentences: list[Sentence], batch: EmbeddingBatch) -> SpanScores:
+    def compute_scores(self, sentences: list[Sentence], batch: EmbeddingBatch) -> SpanScores:
         spans, vectors, rows = self._span_vectors(sentences, batch)
         device = vectors.device
         encoded = self._with_context(self._encode_spans(vectors), sentences, rows)
         if self.candidates is None:
             return self._all_label_scores(spans, encoded)
-        entities, ids_np, prior_np, gold_np = self._candidate_table(spans)
+        assert self.candidates is not None
+        entities, ids_np, prior_np, gold_np = candidate_table(
+            self.candidates, spans, [self._gold_value(span) for span in spans], self.training
+        )
         ids = torch.from_numpy(ids_np).to(device)
         gold = torch.from_numpy(gold_np)
         valid = ids >= 0
@@ -487,7 +379,7 @@ class SpanClassifier(Classifier):
             gold[i] = column if column != self._unk_index else -1
         return SpanScores(spans, scores, gold)
 
-    def _loss(
+    def compute_loss(
         self, sentences: list[Sentence], logits: SpanScores, batch: EmbeddingBatch
     ) -> tuple[torch.Tensor, int]:
         scores = logits.scores
@@ -499,7 +391,7 @@ class SpanClassifier(Classifier):
         loss = torch.nn.functional.cross_entropy(scores[rows].float(), gold[rows], reduction="sum")
         return loss, count
 
-    def _write_predictions(
+    def write_predictions(
         self,
         sentences: list[Sentence],
         logits: SpanScores,
@@ -533,7 +425,7 @@ class SpanClassifier(Classifier):
             if ok:
                 span.add_label(label_name, names[ids[i][k]] if ids is not None else names[k], p)
 
-    def _items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
+    def evaluation_items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
         return [
             (i, label.data_point.start, label.data_point.end, label.value)
             for i, sentence in enumerate(sentences, start=offset)
@@ -542,47 +434,20 @@ class SpanClassifier(Classifier):
         ]
 
     # -- training / prediction entry points ---------------------------------------------------------------
+    def needs_encoding(self, sentence: Sentence) -> bool:
+        """Only sentences with spans to link are encoded; the others just lose their old links."""
+        return bool(self._data_spans(sentence))
+
     def forward_loss(
         self, sentences: list[Sentence], batch: EmbeddingBatch | None = None
     ) -> tuple[torch.Tensor, int]:
         """Summed loss over the batch's spans; sentences without spans are not even encoded."""
         if batch is None:
-            sentences = [s for s in sentences if self._data_spans(s)]
+            sentences = [s for s in sentences if self.needs_encoding(s)]
             if not sentences:
                 return torch.zeros((), requires_grad=True, device=self.device), 0
             batch = self.embed(sentences)
-        return self._loss(sentences, self._logits(sentences, batch), batch)
-
-    def predict(
-        self,
-        sentences: Sentence | list[Sentence],
-        mini_batch_size: int = 32,
-        return_probabilities_for_all_classes: bool = False,
-        verbose: bool = False,
-        label_name: str | None = None,
-        return_loss: bool = False,
-        embedding_storage_mode: str = "none",
-    ) -> Any:
-        """Link the spans of ``sentences`` in place (see the module docstring for which spans)."""
-        sentences = as_sentence_list(sentences)
-        name = label_name or self.label_type
-        with_spans = []
-        for sentence in sentences:
-            if self._data_spans(sentence):
-                with_spans.append(sentence)
-            else:
-                sentence.remove_labels(name)
-        if not with_spans:
-            return (torch.zeros(()), 0) if return_loss else None
-        return super().predict(
-            with_spans,
-            mini_batch_size,
-            return_probabilities_for_all_classes,
-            verbose,
-            label_name,
-            return_loss,
-            embedding_storage_mode,
-        )
+        return self.compute_loss(sentences, self.compute_scores(sentences, batch), batch)
 
     def evaluate(
         self,
@@ -606,9 +471,13 @@ class SpanClassifier(Classifier):
             sentences, mini_batch_size=mini_batch_size, label_name=PREDICTED, return_loss=return_loss
         )
         excluded = set(exclude_labels)
-        gold = [item for item in self._items(sentences, gold_label_type, 0) if item[-1] not in excluded]
-        predicted = [item for item in self._items(sentences, PREDICTED, 0) if item[-1] not in excluded]
-        candidates = None
+        gold = [
+            item for item in self.evaluation_items(sentences, gold_label_type, 0) if item[-1] not in excluded
+        ]
+        predicted = [
+            item for item in self.evaluation_items(sentences, PREDICTED, 0) if item[-1] not in excluded
+        ]
+        candidates: dict[Hashable, Sequence[Any]] | None = None
         if self.candidates is not None:
             entities = self.candidates.entities
             candidates = {}
@@ -619,7 +488,7 @@ class SpanClassifier(Classifier):
                         ids = self.candidates.lookup_ids(span.text)[0].tolist()
                         candidates[(i, span.start, span.end)] = [entities[j] for j in ids]
         if out_path is not None:
-            self._write_evaluation_file(out_path, sentences, gold_label_type, PREDICTED)
+            self.write_evaluation_file(out_path, sentences, gold_label_type, PREDICTED)
         for sentence in sentences:
             sentence.remove_labels(PREDICTED)
         seen = {item for item in self.label_dictionary.idx2item if item != UNK}
@@ -663,11 +532,11 @@ class SpanClassifier(Classifier):
             log_header="\t".join(results),
             log_line="\t".join(f"{r.main_score:.4f}" for r in results.values()),
         )
-        result.split_results = results
+        vars(result)["split_results"] = results  # Flair keeps them on the result too
         return result
 
     # -- model file ----------------------------------------------------------------------------------------
-    def _head_config(self) -> dict[str, Any]:
+    def head_config(self) -> dict[str, Any]:
         config = decoder_config(self.decoder)
         if config is None:
             raise SpanClassifierError(f"cannot save a decoder of type {type(self.decoder).__name__}")

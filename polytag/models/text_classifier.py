@@ -44,13 +44,13 @@ class TextClassifier(Classifier):
             else linear_decoder(embeddings.document_embedding_length, len(label_dictionary))
         )
 
-    def _logits(self, sentences: list[Sentence], batch: EmbeddingBatch) -> torch.Tensor:
+    def compute_scores(self, sentences: list[Sentence], batch: EmbeddingBatch) -> torch.Tensor:
         return self.decoder(self.dropout(batch.document_embeddings))  # [B, C]
 
     def _gold_values(self, sentence: Sentence) -> list[str]:
         return [label.value for label in sentence.get_labels(self.label_type) if label.data_point is sentence]
 
-    def _loss(
+    def compute_loss(
         self, sentences: list[Sentence], logits: torch.Tensor, batch: EmbeddingBatch
     ) -> tuple[torch.Tensor, int]:
         index = self.label_dictionary.item2idx
@@ -75,7 +75,7 @@ class TextClassifier(Classifier):
         loss = torch.nn.functional.cross_entropy(logits.float(), target, ignore_index=IGNORE, reduction="sum")
         return loss, sum(1 for g in gold if g != IGNORE)
 
-    def _write_predictions(
+    def write_predictions(
         self,
         sentences: list[Sentence],
         logits: torch.Tensor,
@@ -85,8 +85,8 @@ class TextClassifier(Classifier):
     ) -> None:
         items = self.label_dictionary.idx2item
         if self.multi_label:
-            probs = logits.float().sigmoid().tolist()
-            for sentence, row in zip(sentences, probs):
+            sigmoid_rows = logits.float().sigmoid().tolist()
+            for sentence, row in zip(sentences, sigmoid_rows):
                 for c, p in enumerate(row):
                     if return_probabilities_for_all_classes or p > self.multi_label_threshold:
                         sentence.add_label(label_name, items[c], p)
@@ -102,7 +102,7 @@ class TextClassifier(Classifier):
         for sentence, c, p in zip(sentences, best.tolist(), score.tolist()):
             sentence.add_label(label_name, items[c], p)
 
-    def _items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
+    def evaluation_items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
         return [
             (i, label.value)
             for i, sentence in enumerate(sentences, start=offset)
@@ -110,10 +110,10 @@ class TextClassifier(Classifier):
             if label.data_point is sentence
         ]
 
-    def _head_config(self) -> dict[str, Any]:
+    def head_config(self) -> dict[str, Any]:
         return {
             "multi_label": self.multi_label,
             "multi_label_threshold": self.multi_label_threshold,
             "dropout": self.dropout_rate,
-            **self._custom_decoder(),
+            **self.custom_decoder_config(),
         }

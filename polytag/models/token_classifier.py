@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from polytag.data import Dictionary, Sentence, Span
+from polytag.data import Dictionary, Sentence, Span, Token
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.io import register_model_class
 from polytag.models.base import Classifier, linear_decoder
@@ -96,7 +96,7 @@ class TokenClassifier(Classifier):
     def _features(self, batch: EmbeddingBatch) -> torch.Tensor:
         return self.dropout(batch.token_embeddings)
 
-    def _logits(self, sentences: list[Sentence], batch: EmbeddingBatch) -> torch.Tensor:
+    def compute_scores(self, sentences: list[Sentence], batch: EmbeddingBatch) -> torch.Tensor:
         return self.decoder(self._features(batch))  # [B, T, C]
 
     def _gold_ids(self, sentences: list[Sentence], width: int) -> torch.Tensor:
@@ -116,12 +116,12 @@ class TokenClassifier(Classifier):
         unk = 0 if self.tag_dictionary.add_unk else IGNORE
         for label in sentence.get_labels(self.label_type):
             token = label.data_point
-            if token is sentence or isinstance(token, Span):
+            if not isinstance(token, Token):  # a sentence or span label of the same type
                 continue
             ids[token.idx - 1] = index.get(label.value, unk)
         return ids
 
-    def _loss(
+    def compute_loss(
         self, sentences: list[Sentence], logits: torch.Tensor, batch: EmbeddingBatch
     ) -> tuple[torch.Tensor, int]:
         gold = self._gold_ids(sentences, logits.shape[1]).to(logits.device)
@@ -139,8 +139,9 @@ class TokenClassifier(Classifier):
         return logits.float().softmax(dim=-1)
 
     def _best_tags(
-        self, probs: torch.Tensor, batch: EmbeddingBatch
+        self, probs: torch.Tensor, logits: torch.Tensor, batch: EmbeddingBatch
     ) -> tuple[list[list[int]], list[list[float]]]:
+        """Each token's best tag and its probability (a CRF tagger decodes the path from ``logits``)."""
         score, best = probs.max(dim=-1)
         lengths = batch.lengths.tolist()
         return (
@@ -148,7 +149,7 @@ class TokenClassifier(Classifier):
             [row[:n] for row, n in zip(score.tolist(), lengths)],
         )
 
-    def _write_predictions(
+    def write_predictions(
         self,
         sentences: list[Sentence],
         logits: torch.Tensor,
@@ -157,13 +158,13 @@ class TokenClassifier(Classifier):
         return_probabilities_for_all_classes: bool,
     ) -> None:
         probs = self._tag_probabilities(logits, batch)
-        tags, scores = self._best_tags(probs, batch)
+        tags, scores = self._best_tags(probs, logits, batch)
         all_probs = probs.tolist() if return_probabilities_for_all_classes else None
         write_tag_decisions(
             sentences, tags, scores, all_probs, self.tag_dictionary.idx2item, self.predict_spans, label_name
         )
 
-    def _items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
+    def evaluation_items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
         items: list[tuple] = []
         for i, sentence in enumerate(sentences, start=offset):
             for label in sentence.get_labels(label_name):
@@ -171,10 +172,14 @@ class TokenClassifier(Classifier):
                 if self.predict_spans:
                     if isinstance(dp, Span):
                         items.append((i, dp.start, dp.end, label.value))
-                elif dp is not sentence and not isinstance(dp, Span):
+                elif isinstance(dp, Token):
                     items.append((i, dp.idx - 1, label.value))
         return items
 
     # -- model file --------------------------------------------------------------------------------
-    def _head_config(self) -> dict[str, Any]:
-        return {"span_encoding": self.span_encoding, "dropout": self.dropout_rate, **self._custom_decoder()}
+    def head_config(self) -> dict[str, Any]:
+        return {
+            "span_encoding": self.span_encoding,
+            "dropout": self.dropout_rate,
+            **self.custom_decoder_config(),
+        }

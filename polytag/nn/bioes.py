@@ -10,12 +10,14 @@ OUTSIDE = "O"
 def span_types(label_dictionary: Dictionary) -> list[str]:
     """The span types of a label dictionary (``PER``, ``LOC``...), prefixes stripped, ``<unk>`` left out."""
     types: list[str] = []
+    seen: set[str] = set()
     for item in label_dictionary.get_items():
         if item in ("<unk>", OUTSIDE):
             continue
         if len(item) > 2 and item[1] == "-" and item[0] in "BIESLU":
             item = item[2:]
-        if item not in types:
+        if item not in seen:  # a set: a model file may list millions of labels
+            seen.add(item)
             types.append(item)
     return types
 
