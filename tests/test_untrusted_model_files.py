@@ -182,10 +182,11 @@ HEADER_EDITS: dict[str, tuple[Callable[[dict, bytes], tuple[dict, bytes]], str]]
     # issue 14 point 11: deep JSON is refused, not a RecursionError traceback
     "header nested too deep": (_deep_header, "nests deeper than the 64 levels allowed"),
     "config nested too deep": (_edit_config(_deep_config), "nests deeper than the 64 levels allowed"),
-    # issue 14 point 5: sizes in the config are checked against the header before anything is allocated
+    # issue 14 point 5: sizes in the config are bounded, then checked against the header, before anything
+    # is allocated (a vocabulary within the bound but unlike the header: tests/test_encoder_trust.py)
     "encoder vocabulary of 1e8": (
         _edit_config(_huge_vocabulary),
-        "has shape (30522, 32), expected (100000000, 32)",
+        "'encoder_config.vocab_size': expected an integer in [1, 16777216], got 100000000",
     ),
     "label dictionary larger than its decoder": (_edit_config(_many_labels), "has shape"),
     # issue 14 point 11: configs that cannot be built are a ModelFileError naming the file
@@ -199,7 +200,7 @@ HEADER_EDITS: dict[str, tuple[Callable[[dict, bytes], tuple[dict, bytes]], str]]
     ),
     "encoder width not a number": (
         _edit_config(_encoder_width_not_a_number),
-        "cannot build the model its config describes",
+        "'encoder_config.hidden_size': expected an integer",
     ),
 }
 

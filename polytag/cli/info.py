@@ -68,6 +68,21 @@ def _verify_weights(path: str | os.PathLike) -> str | None:
     return None
 
 
+def _embedding_problems(config: Any) -> list[str]:
+    """What the embedding configs' own checks refuse (tokenizer files, encoder sizes), header only."""
+    from polytag.embeddings import checked_embedding_config
+    from polytag.errors import PolytagError
+
+    problems = []
+    embeddings = config.get("embeddings") if isinstance(config, dict) else None
+    for key, emb_config in embeddings.items() if isinstance(embeddings, dict) else []:
+        try:
+            checked_embedding_config(emb_config)
+        except PolytagError as error:
+            problems.append(f"encoder {key}: {error}")
+    return problems
+
+
 def describe(path: str | os.PathLike, verify: bool = False) -> dict[str, Any]:
     """The facts ``polytag info`` prints, as JSON-ready data.
 
@@ -82,6 +97,7 @@ def describe(path: str | os.PathLike, verify: bool = False) -> dict[str, Any]:
     config = _obj(header.get("config"))
     if header.get("config") is not None:
         problems.extend(check_model_config(header["config"]))
+        problems.extend(_embedding_problems(header["config"]))
     tensors = _obj(header.get("tensors"))
     parameters = sum(math.prod(t.get("shape") or [0]) for t in tensors.values() if isinstance(t, dict))
     dtypes = sorted({str(t.get("dtype")) for t in tensors.values() if isinstance(t, dict)})

@@ -24,6 +24,7 @@ from polytag.embeddings.transformer import (
     TransformerDocumentEmbeddings,
     TransformerEmbeddings,
     TransformerWordEmbeddings,
+    checked_embedding_config,
     resolve_model_path,
 )
 from polytag.embeddings.unsupported import (
@@ -74,6 +75,7 @@ __all__ = [
     "TransformerDocumentEmbeddings",
     "TransformerEmbeddings",
     "TransformerWordEmbeddings",
+    "checked_embedding_config",
     "encoder_hidden_states",
     "load_tokenizer",
     "needs_all_hidden_states",

@@ -119,6 +119,25 @@ def _quiet_loading() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+def checked_embedding_config(config: object) -> tuple[EncoderSettings, Any, dict[str, bytes]]:
+    """The settings, Hugging Face config and tokenizer files of a saved embedding config, all checked.
+
+    Builds nothing and runs no code, so ``polytag info`` can refuse a hostile file from its header alone;
+    every problem is a :class:`ModelFileError` naming the entry.
+    """
+    if not isinstance(config, dict):
+        raise ModelFileError(f"an embedding config must be an object, got {type(config).__name__}")
+    settings = EncoderSettings.from_config(config)
+    hf_config = encoder_config_from_dict(config.get("encoder_config"))
+    limit = position_limit(hf_config)
+    if settings.model_max_length and limit is not None and settings.model_max_length > limit:
+        raise ModelFileError(
+            f"embedding config entry 'model_max_length': {settings.model_max_length} is larger than "
+            f"the encoder's {limit} positions"
+        )
+    return settings, hf_config, tokenizer_files_from_config(config)
+
+
 class TransformerEmbeddings(torch.nn.Module):
     """A Hugging Face encoder that yields token vectors and / or a document vector per sentence.
 
@@ -251,17 +270,7 @@ class TransformerEmbeddings(torch.nn.Module):
         name -> shape, from the model file's header) the encoder's config must also match the stored
         tensors, checked on the ``meta`` device before any weight is allocated.
         """
-        if not isinstance(config, dict):
-            raise ModelFileError(f"an embedding config must be an object, got {type(config).__name__}")
-        settings = EncoderSettings.from_config(config)
-        hf_config = encoder_config_from_dict(config.get("encoder_config"))
-        limit = position_limit(hf_config)
-        if settings.model_max_length and limit is not None and settings.model_max_length > limit:
-            raise ModelFileError(
-                f"embedding config entry 'model_max_length': {settings.model_max_length} is larger than "
-                f"the encoder's {limit} positions"
-            )
-        files = tokenizer_files_from_config(config)
+        settings, hf_config, files = checked_embedding_config(config)
         if header_shapes is not None:
             check_encoder_shapes(hf_config, header_shapes)
         class_name = config.get("class", "")
