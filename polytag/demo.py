@@ -12,6 +12,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -97,10 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"\ntrained in {time.perf_counter() - start:.0f} s; model at {output / 'final-model.pt'}")
 
-    loaded = MultitaskModel.load(output / "final-model.pt")
+    loaded = cast(MultitaskModel, MultitaskModel.load(output / "final-model.pt"))
     result = loaded.evaluate(list(corpus.dev), mini_batch_size=32)
-    for task, (name, task_result) in result.task_results.items():
-        print(f"dev {task} ({name}, {loaded.tasks[task].label_type}): {task_result.main_score:.4f}")
+    for task, (name, task_result) in vars(result)["task_results"].items():  # kept on the result, as in Flair
+        label_type = getattr(loaded.heads()[task], "label_type", "?")
+        print(f"dev {task} ({name}, {label_type}): {task_result.main_score:.4f}")
     sentence = Sentence("Mr Smith loves New York")
     loaded.predict(sentence)
     print(sentence)

@@ -7,4 +7,5 @@ if [ -z "${POLYTAG_DATASETS:-}" ] && [ -d ../shared/datasets ]; then
   export POLYTAG_DATASETS="$(cd ../shared/datasets && pwd)"
 fi
 .venv/bin/ruff check polytag tests bench examples
+.venv/bin/mypy polytag
 exec .venv/bin/python -m pytest -q "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -155,3 +156,47 @@ def run_evaluate(
         else:
             print(result.detailed_results)
     return report
+
+
+# -- the command line ----------------------------------------------------------------------------------
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``evaluate`` command to the ``polytag`` parser (``commands``: its sub-parsers)."""
+    evaluate = commands.add_parser(
+        "evaluate", parents=[common], help="score a model on a corpus or a data file"
+    )
+    evaluate.add_argument("model", help="a model file (final-model.pt, best-model.pt ...)")
+    evaluate.add_argument(
+        "data", help="a data file (column, CoNLL-U, JSONL), a config .yaml or a named corpus"
+    )
+    evaluate.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "dev", "test"),
+        help="split of a corpus or config to score (default: test)",
+    )
+    evaluate.add_argument(
+        "--format", dest="fmt", default="auto", help="data file format: column, conllu, jsonl"
+    )
+    evaluate.add_argument("--columns", help="column file layout, e.g. 0:text,1:pos,3:ner")
+    evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluate.add_argument("--out", help="write token, gold and predicted columns to this file (single head)")
+    evaluate.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from polytag.cli.inputs import parse_columns
+
+    run_evaluate(
+        args.model,
+        args.data,
+        args.split,
+        args.fmt,
+        parse_columns(args.columns),
+        args.batch_size,
+        args.json,
+        args.out,
+    )
+    return 0

@@ -7,6 +7,7 @@ difference; a disagreement makes the command fail (exit code 1) so that a broken
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -85,3 +86,28 @@ def run_export(
             print(f"  differs: {example}", file=sys.stderr)
         return 1
     return 0
+
+
+# -- the command line ----------------------------------------------------------------------------------
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``export`` command to the ``polytag`` parser (``commands``: its sub-parsers)."""
+    export = commands.add_parser(
+        "export", parents=[common], help="export a model to ONNX (checked against PyTorch)"
+    )
+    export.add_argument("model", help="a model file")
+    export.add_argument("--onnx", required=True, metavar="DIR", help="folder to write the ONNX export to")
+    export.add_argument("--opset", type=int, help="ONNX opset (default: 17)")
+    export.add_argument(
+        "--check",
+        metavar="FILE",
+        help="data file whose sentences (up to --check-limit) check the export (default: built-in sentences)",
+    )
+    export.add_argument("--check-limit", type=int, default=1000)
+    export.add_argument("--no-check", action="store_true", help="do not compare onnxruntime with PyTorch")
+    export.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    return run_export(args.model, args.onnx, args.opset, args.check, args.check_limit, not args.no_check)

@@ -8,6 +8,7 @@ file runs), which finds tensors that do not fit the model the config describes.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -223,3 +224,24 @@ def run_info(
             print(f"  - {problem}")
         return 1
     return 0
+
+
+# -- the command line ----------------------------------------------------------------------------------
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``info`` command to the ``polytag`` parser (``commands``: its sub-parsers)."""
+    info = commands.add_parser(
+        "info", parents=[common], help="describe a model file (works on damaged files too)"
+    )
+    info.add_argument("model", help="a model file")
+    info.add_argument("--json", action="store_true", help="print the description as JSON")
+    info.add_argument(
+        "--verify", action="store_true", help="also load the weights into the model (reads the whole file)"
+    )
+    info.add_argument("--header-only", action="store_true", help="read the header only (the default)")
+    info.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    return run_info(args.model, args.json, verify=args.verify)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 _ENCODER = """\
 # The shared encoder. The default is all-MiniLM-L6-v2, shipped with polytag (nothing is downloaded);
@@ -181,3 +183,25 @@ def run_init_config(task: str, output: str | os.PathLike | None = None, force: b
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}; train with: polytag train {path}")
     return text
+
+
+# -- the command line ----------------------------------------------------------------------------------
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``init-config`` command to the ``polytag`` parser (``commands``: its sub-parsers)."""
+    init = commands.add_parser("init-config", parents=[common], help="write a commented starting config")
+    init.add_argument(
+        "--task",
+        default="multitask",
+        choices=sorted(TEMPLATES),
+        help="what the config trains (default: multitask POS + chunking)",
+    )
+    init.add_argument("--output", "-o", help="file to write (default: standard output)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    run_init_config(args.task, args.output, args.force)
+    return 0

@@ -22,6 +22,7 @@ torch thread count changes the order of floating-point sums.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -470,3 +471,79 @@ def _predict_in_workers(
             yield collect()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- the command line ----------------------------------------------------------------------------------
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``predict`` command to the ``polytag`` parser (``commands``: its sub-parsers)."""
+    predict = commands.add_parser(
+        "predict", parents=[common], help="label a file of any size (streamed, bounded memory)"
+    )
+    predict.add_argument("model", help="a model file")
+    predict.add_argument("input", help="input file ('-' for plain text on standard input)")
+    from polytag.cli.inputs import LazyChoices, predict_input_choices, predict_output_choices
+
+    predict.add_argument(
+        "--format",
+        dest="fmt",
+        default="auto",
+        choices=LazyChoices(predict_input_choices),  # the format registry's, read when used
+        metavar="FORMAT",  # a metavar keeps argparse from listing the choices while building the parser
+        help="input format: %(choices)s (default: from the extension); 'html' means: render the output "
+        "as HTML",
+    )
+    predict.add_argument("--output", "-o", help="output file (default: standard output)")
+    predict.add_argument(
+        "--output-format",
+        choices=LazyChoices(predict_output_choices),
+        metavar="FORMAT",
+        help="%(choices)s (default: from the output file's extension, else jsonl)",
+    )
+    predict.add_argument("--columns", help="column input layout, e.g. 0:text (default) or 0:text,1:pos")
+    predict.add_argument(
+        "--no-split",
+        action="store_true",
+        help="plain text: take each line as one sentence (no sentence splitting)",
+    )
+    predict.add_argument("--batch-size", type=int, default=32, help="sentences per encoder pass")
+    predict.add_argument(
+        "--chunk-size", type=int, default=512, help="sentences read, predicted and written at once"
+    )
+    predict.add_argument(
+        "--link-template",
+        default=None,
+        help="URL of an entity's page for HTML links, {} is the entity id (default: English Wikipedia)",
+    )
+    predict.add_argument("--device", help="torch device, e.g. cpu or cuda")
+    predict.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each with its share of the CPU cores (output keeps the input order)",
+    )
+    predict.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from polytag.cli.inputs import parse_columns
+
+    if args.fmt == "html":  # "--format html" means: render the output as HTML
+        args.output_format, args.fmt = "html", "auto"
+    run_predict(
+        args.model,
+        args.input,
+        args.fmt,
+        args.output,
+        args.output_format,
+        parse_columns(args.columns),
+        args.batch_size,
+        args.chunk_size,
+        not args.no_split,
+        not args.quiet,
+        args.link_template or DEFAULT_LINK_TEMPLATE,
+        args.device,
+        args.workers,
+    )
+    return 0

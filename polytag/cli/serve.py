@@ -219,6 +219,7 @@ def parse_request(body: bytes, limits: Limits) -> tuple[list[str], bool, bool]:
     return texts, flags[0], flags[1]
 
 
+# long: the routes are closures over one app's shared state (batcher, byte budget, counters, tokenizers).
 def create_app(
     model: Any,
     model_path: str | os.PathLike | None = None,

@@ -250,3 +250,58 @@ def launch_train(args: argparse.Namespace) -> int:
             return process.wait()
         except KeyboardInterrupt:
             continue
+
+
+# -- the command line ----------------------------------------------------------------------------------
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``train`` command to the ``polytag`` parser (``commands``: its sub-parsers)."""
+    train = commands.add_parser("train", parents=[common], help="train a model from a YAML config")
+    train.add_argument("config", help="the YAML config (see polytag init-config and docs/config.md)")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set trainer.max_epochs=2 (repeatable)",
+    )
+    train.add_argument("--output", "-o", help="output folder (overrides the config's 'output')")
+    train.add_argument(
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint folder (or a run folder: its newest checkpoint)",
+    )
+    train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train into a non-empty folder that holds no polytag run (files of the run's output names"
+        " are replaced; nothing else is touched)",
+    )
+    train.add_argument(
+        "--check", action="store_true", help="only validate the config and print the resolved version"
+    )
+    launch = train.add_argument_group(
+        "data-parallel training (torchrun; see docs/training.md)",
+        "--nproc N restarts the command under torchrun; the other options are torchrun's rendezvous options",
+    )
+    launch.add_argument("--nproc", type=int, metavar="N", help="processes on this machine (one per GPU)")
+    launch.add_argument("--nnodes", help="machines in the run (torchrun --nnodes)")
+    launch.add_argument("--node-rank", type=int, help="this machine's rank (torchrun --node-rank)")
+    launch.add_argument("--master-addr", help="rank 0's machine (torchrun --master-addr)")
+    launch.add_argument("--master-port", type=int, help="rank 0's port (torchrun --master-port)")
+    launch.add_argument("--rdzv-backend", help="rendezvous backend, e.g. c10d (torchrun --rdzv-backend)")
+    launch.add_argument("--rdzv-endpoint", help="rendezvous HOST:PORT (torchrun --rdzv-endpoint)")
+    launch.add_argument("--rdzv-id", help="run id shared by all machines (torchrun --rdzv-id)")
+    train.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    if args.check:
+        from polytag.config import dump_config, load_and_resolve
+
+        print(dump_config(load_and_resolve(args.config, args.overrides, args.output)), end="")
+        return 0
+    return train_command(args)

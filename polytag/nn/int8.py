@@ -18,6 +18,10 @@ import torch
 class Int8Linear(torch.nn.Module):
     """A frozen ``torch.nn.Linear`` as int8 weights; inputs are quantized per row at each call."""
 
+    weight_t: torch.Tensor
+    weight_scale: torch.Tensor
+    bias: torch.Tensor | None
+
     def __init__(self, linear: torch.nn.Linear) -> None:
         super().__init__()
         weight = linear.weight.detach().float()

@@ -135,7 +135,8 @@ class PrototypicalDecoder(torch.nn.Module):
         return encoded
 
     def _prototypes(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        prototypes, radii = self.prototype_vectors, self.prototype_radii
+        prototypes: torch.Tensor = self.prototype_vectors
+        radii: torch.Tensor | None = self.prototype_radii
         if self.learning_mode == "learn_only_embeddings_and_map":
             prototypes = prototypes.detach()
             radii = None if radii is None else radii.detach()
@@ -174,10 +175,12 @@ class PrototypicalDecoder(torch.nn.Module):
         distance = matched_distance(self.distance_function, encoded, vectors)
         if self.prototype_radii is not None and prototype_ids is not None:
             _, radii = self._prototypes()
+            assert radii is not None  # prototype_radii is set, so _prototypes returns radii
             scale = self._radius_scale(radii)[prototype_ids.clamp_min(0)]
             distance = distance / torch.where(prototype_ids >= 0, scale, torch.ones_like(scale))
         if self.unlabeled_distance is not None and prototype_ids is not None:
-            unlabeled = prototype_ids == self.unlabeled_idx
+            assert self.unlabeled_idx is not None  # set together with unlabeled_distance
+            unlabeled = torch.eq(prototype_ids, self.unlabeled_idx)
             distance = distance.masked_fill(unlabeled, float(self.unlabeled_distance))
         return -distance
 
