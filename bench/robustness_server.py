@@ -5,7 +5,7 @@
 ``run(workdir)`` builds a tiny untrained model, starts ``polytag serve`` in a subprocess under a
 256-descriptor open-file limit and replays the attacks of ``bench/serve_attack.py`` for 8 seconds while a
 victim client sends small requests; each row says what was tried, what must happen, what happened and
-whether that is as documented (docs/robustness-server.md). Takes about 30-60 seconds.
+whether that is as documented (docs/robustness.md, "The server"). Takes about 30-60 seconds.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Reading a YAML config: its values, the line of every key, and ``--set`` overrides.
 
-YAML is read with bounds (see docs/robustness-config.md): aliases may share a value but the config they
-expand to may hold at most ``MAX_NODES`` values, and no value may nest deeper than ``MAX_DEPTH``
+YAML is read with bounds (docs/robustness.md, "Training configs"): aliases may share a value but the config
+they expand to may hold at most ``MAX_NODES`` values, and no value may nest deeper than ``MAX_DEPTH``
 levels. A file beyond either bound is a ``ConfigError`` naming its line, found while composing the
 YAML, before anything walks the expanded tree (a 537-byte "billion laughs" file used to exhaust memory
 in the line index, a 10,000-deep nesting used to raise a raw ``RecursionError``).
