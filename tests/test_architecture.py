@@ -1,4 +1,4 @@
-"""The package's shape: imports run one way, no module reaches into another's private names, modules stay small.
+"""The package's shape: imports run one way, no module reaches into another's private names, small modules.
 
 The layer order (README, "Layout") is the contract that lets a lower layer be read, tested and reused without
 the ones above it. Imports inside functions count too: a lazy import upward is still a dependency upward.
@@ -13,7 +13,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "polytag"
 
-# errors → data (with tokenization, splitter) → formats/evaluation/io → datasets → embeddings → nn → models → training/export → config → cli
+# errors → data (with tokenization, splitter) → formats/evaluation/io → datasets → embeddings → nn → models
+#   → training/export → config → cli
 LAYERS = {
     "errors": 0,
     "data": 1,
@@ -35,7 +36,9 @@ LAYERS = {
 }
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
-REASON_MARK = "# long:"  # a function over the limit says why on the line above its def (or its first decorator)
+REASON_MARK = (
+    "# long:"  # a function over the limit says why on the line above its def (or its first decorator)
+)
 
 
 def _modules() -> list[tuple[str, Path, ast.Module]]:
@@ -95,9 +98,10 @@ def test_no_module_imports_another_modules_private_names() -> None:
                 continue
             where = f"{path.relative_to(PACKAGE.parent)}:{line}"
             reaching += [f"{where} imports {target}.{name}" for name in names if _private(name)]
-            if any(_private(part) for part in target.split(".")) and target.rsplit(".", 1)[0] != module.rsplit(
-                ".", 1
-            )[0]:
+            if (
+                any(_private(part) for part in target.split("."))
+                and target.rsplit(".", 1)[0] != module.rsplit(".", 1)[0]
+            ):
                 reaching.append(f"{where} imports the private module {target} from outside its package")
     assert not reaching, "private names used across modules:\n" + "\n".join(reaching)
 
@@ -125,7 +129,9 @@ def test_long_functions_say_why() -> None:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             above = lines[first - 2].strip() if first >= 2 else ""
             if not above.startswith(REASON_MARK):
-                unexplained.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({length} lines)")
+                unexplained.append(
+                    f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({length} lines)"
+                )
     assert not unexplained, (
         f"functions over {MAX_FUNCTION_LINES} lines without a '{REASON_MARK} ...' line above them:\n"
         + "\n".join(unexplained)
