@@ -22,9 +22,9 @@ from typing import Any
 
 from polytag.data import Sentence
 from polytag.datasets.sequence_labeling import ColumnDataset
+from polytag.errors import DatasetNotFoundError
 from polytag.formats.column import ColumnSettings, IndexedColumnFile
 from polytag.formats.column_build import documents
-from polytag.errors import DatasetNotFoundError
 from polytag.formats.column_parse import Block, detect_span_columns, parse_blocks
 
 log = logging.getLogger("polytag")
@@ -89,7 +89,10 @@ def outside_as_o(block: Block, span_cols: Iterable[int]) -> Block:
     fixed = []
     for row in rows:
         if any(row[c].startswith(OUTSIDE_PREFIX) for c in cols):
-            row = [("O" if i in cols and field.startswith(OUTSIDE_PREFIX) else field) for i, field in enumerate(row)]
+            row = [
+                "O" if i in cols and field.startswith(OUTSIDE_PREFIX) else field
+                for i, field in enumerate(row)
+            ]
         fixed.append(row)
     return fixed, line_nos, comments
 

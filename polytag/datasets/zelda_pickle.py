@@ -172,14 +172,16 @@ def scan_pickle(path: PathLike) -> None:
                     try:
                         index = int(text)
                     except ValueError:
-                        raise UnsafePickleError(path, None, f"byte {start}: bad memo index {text!r}") from None
+                        bad = f"byte {start}: bad memo index {text!r}"
+                        raise UnsafePickleError(path, None, bad) from None
                     memo = _check_memo(path, start, name, index, memo)
                 continue
             width = _LENGTH_BYTES[n]
             length = int.from_bytes(data[pos : pos + width], "little", signed=(n == -3))
             pos += width
             if length < 0 or pos + length > size:
-                raise UnsafePickleError(path, None, f"byte {start}: {name} of {length} bytes runs past the file")
+                past = f"byte {start}: {name} of {length} bytes runs past the file"
+                raise UnsafePickleError(path, None, past)
             if name in ("LONG1", "LONG4") and length > MAX_INT_BYTES:
                 raise UnsafePickleError(
                     path, None, f"byte {start}: an integer of {length} bytes (at most {MAX_INT_BYTES})"
