@@ -62,7 +62,8 @@ def train_text(documents: int) -> str:
     parts = []
     for i in range(documents):
         parts.append(
-            f"-DOCSTART-\n\n# {i} doc\nJapan\tB-15573\tB-Japan\nbeat\tO\tO\nChina\tB-5405\tB-China\n.\tO\tO\n\n"
+            f"-DOCSTART-\n\n# {i} doc\n"
+            "Japan\tB-15573\tB-Japan\nbeat\tO\tO\nChina\tB-5405\tB-China\n.\tO\tO\n\n"
             f"Cristiano\tB-623737\tB-Cristiano_Ronaldo\nRonaldo\tI-623737\tI-Cristiano_Ronaldo\nscored\tO\tO\n\n"
         )
     return "".join(parts)
@@ -279,7 +280,7 @@ def test_a_hostile_zelda_pickle_fails_the_generator_with_one_line(
 
 @pytest.fixture()
 def zelda_linker(tmp_path: Path, tiny_encoder_dir: Path) -> Path:
-    """A saved SpanClassifier whose candidate lists leave one entity per mention: its predictions are known."""
+    """A saved SpanClassifier whose candidates leave one entity per mention: its predictions are known."""
     from polytag.embeddings import TransformerWordEmbeddings
     from polytag.models.span_classifier import SpanClassifier
 
