@@ -330,3 +330,31 @@ def test_evaluate_prints_accuracy_per_split_and_the_macro_average(
     assert report["splits"]["aida-b"]["accuracy"] == pytest.approx(1 / 3)
     assert report["macro_avg"] == report["main_score"] == pytest.approx(2 / 3)
     assert len(report["missing"]) == 7
+
+
+def test_zelda_convert_writes_the_tsv_that_is_read_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    make_zelda(tmp_path, with_train=False)
+    monkeypatch.setenv("POLYTAG_DATASETS", str(tmp_path))
+    pickled = tmp_path / "zelda" / "other" / "zelda_mention_entities_counter.pickle"
+    counter = {**COUNTER, "tab\there": {"X": 1}, "Paris": {"Paris": 2.5}}
+    pickled.write_bytes(pickle.dumps(counter))
+    expected = zelda_candidate_table(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["zelda-convert", "-q"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "6 mentions, 7 (mention, entity) rows; 1 skipped" in out
+    tsv = tmp_path / "zelda" / "zelda_mention_entities_counter.tsv"
+    lines = tsv.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "mention\tentity\tcount"
+    assert lines[1:3] == ["Ronaldo\tCristiano_Ronaldo\t3", "Ronaldo\tRonaldo_(Brazilian_footballer)\t2"]
+    assert "Paris\tParis\t2.5" in lines
+    pickled.write_bytes(b"not read any more")  # the TSV is read first now
+    del expected["tab\there"]
+    assert zelda_candidate_table(tmp_path) == expected
+    with pytest.raises(SystemExit) as failed:
+        main(["zelda-convert", str(tmp_path / "missing.pickle")])
+    assert failed.value.code == 2
+    assert "missing.pickle" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from polytag.datasets.entity_linking import find_zelda_files
 from polytag.datasets.zelda_files import ZeldaFileDataset
 from polytag.datasets.zelda_pickle import read_mention_entities_counter
 from polytag.errors import DatasetNotFoundError, FormatError
-from polytag.formats.textio import gc_paused, iter_line_chunks
+from polytag.formats.textio import atomic_writer, gc_paused, iter_line_chunks
 
 log = logging.getLogger("polytag")
 
@@ -78,6 +78,30 @@ def read_candidate_file(path: PathLike) -> CandidateTable:
                 if entities.get(fields[1], -1.0) < prior:
                     entities[fields[1]] = prior
     return table
+
+
+def write_candidate_file(table: CandidateTable, path: PathLike) -> tuple[int, int]:
+    """Write ``table`` as the TSV :func:`read_candidate_file` reads (header ``mention entity count``).
+
+    Each mention's entities are written best first. A mention or entity holding a tab, a newline or a
+    carriage return cannot be a TSV field and is skipped. Returns (rows written, entries skipped).
+    """
+    written = skipped = 0
+    with atomic_writer(path) as out:
+        out.write("mention\tentity\tcount\n")
+        for mention, entities in table.items():
+            for entity, prior in sorted(entities.items(), key=lambda item: (-item[1], item[0])):
+                if (
+                    any(c in field for field in (mention, entity) for c in "\t\n\r")
+                    or not mention
+                    or not entity
+                ):
+                    skipped += 1
+                    continue
+                count = int(prior) if float(prior).is_integer() else prior
+                out.write(f"{mention}\t{entity}\t{count}\n")
+                written += 1
+    return written, skipped
 
 
 def count_linked_spans(sentences: Iterable[Any], label_type: str = "nel") -> CandidateTable:
