@@ -358,3 +358,40 @@ def test_zelda_convert_writes_the_tsv_that_is_read_first(
         main(["zelda-convert", str(tmp_path / "missing.pickle")])
     assert failed.value.code == 2
     assert "missing.pickle" in capsys.readouterr().err
+
+
+def test_a_linker_trains_on_zelda_read_on_demand(
+    tmp_path: Path, tiny_encoder_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flair's ZELDA recipe on the on-demand corpus: the train sentences are parsed from disk per batch."""
+    from polytag.embeddings import TransformerWordEmbeddings
+    from polytag.models.span_classifier import SpanClassifier
+    from polytag.trainers import ModelTrainer
+
+    make_zelda(tmp_path / "root")
+    monkeypatch.setenv("POLYTAG_DATASETS", str(tmp_path / "root"))
+    torch.manual_seed(0)
+    corpus = ZELDA(in_memory=False)
+    dictionary = corpus.make_label_dictionary("nel", add_unk=True)
+    assert {"Japan", "China", "Cristiano_Ronaldo"} <= set(dictionary.get_items())
+    model = SpanClassifier(
+        TransformerWordEmbeddings(str(tiny_encoder_dir)),
+        dictionary,
+        label_type="nel",
+        candidates=CandidateGenerator("zelda"),
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = ModelTrainer(model, corpus).fine_tune(
+            tmp_path / "out", max_epochs=1, mini_batch_size=8, progress_bar=False, plot_training_curves=False
+        )
+    finally:
+        torch.set_num_threads(before)
+    assert (tmp_path / "out" / "final-model.pt").is_file()
+    assert len(result["train_loss_history"]) == 1 and torch.isfinite(
+        torch.tensor(result["train_loss_history"])
+    )
+    scores = model.evaluate_splits(corpus.test_splits)
+    assert set(scores.scores) == {"aida-b", "tweeki", "macro_avg"}
+    assert scores.main_score == pytest.approx((scores.scores["aida-b"] + scores.scores["tweeki"]) / 2)
