@@ -98,25 +98,33 @@ def outside_as_o(block: Block, span_cols: Iterable[int]) -> Block:
 
 
 class IndexedZeldaFile(IndexedColumnFile):
-    """:class:`~polytag.formats.column.IndexedColumnFile` that reads ZELDA's ``O-`` tags as ``O``."""
+    """:class:`~polytag.formats.column.IndexedColumnFile` that reads ZELDA's ``O-`` tags as ``O``.
 
-    def _blocks(self, text: str) -> list[Any]:
-        span_cols = [c for c, name in self._cfg.label_columns() if name in (self._cfg.span_layers or ())]
-        return [outside_as_o(block, span_cols) for block in super()._blocks(text)]
+    Takes the arguments of :class:`~polytag.formats.column.IndexedColumnFile`; ``span_layers`` must be
+    given (the ZELDA loader declares its tag columns).
+    """
+
+    def __init__(self, path: PathLike, column_format: dict[int, str], **kwargs: Any) -> None:
+        layers = set(kwargs.get("span_layers") or ())
+        self.outside_cols = sorted(int(c) for c, name in column_format.items() if name in layers)
+        super().__init__(path, column_format, **kwargs)
+
+    def _blocks(self, text: str) -> list[Any]:  # the hook where each sentence's raw fields come in
+        return [outside_as_o(block, self.outside_cols) for block in super()._blocks(text)]
 
 
 def read_zelda_file(path: PathLike, column_format: dict[int, str]) -> list[Sentence]:
     """All sentences of one ZELDA CoNLL file (documents linked), ``O-`` tags read as ``O``."""
     cfg = ColumnSettings(
-        path,
-        column_format,
-        zelda_span_layers(column_format),
-        "auto",
-        ZELDA_READER_ARGS["comment_symbol"],
-        ZELDA_READER_ARGS["document_separator_token"],
-        "utf-8",
-        None,
-        False,
+        path=path,
+        column_format=column_format,
+        span_layers=zelda_span_layers(column_format),
+        tag_scheme="auto",
+        comment_symbol=ZELDA_READER_ARGS["comment_symbol"],
+        document_separator_token=ZELDA_READER_ARGS["document_separator_token"],
+        encoding="utf-8",
+        label_name_map=None,
+        skip_first_line=False,
     )
     span_cols = detect_span_columns(cfg, ())  # declared: no pass over the file
 
