@@ -113,6 +113,86 @@ def result_to_dict(model: Any, result: Any, n_sentences: int) -> dict[str, Any]:
     return {"sentences": n_sentences, "main_score": result.main_score, "loss": result.loss, "tasks": tasks}
 
 
+def _check_label_type(model: Any, sentences: list[Any]) -> None:
+    if getattr(model, "tasks", None) is None:
+        present = set()
+        for sentence in sentences:
+            present.update(sentence.annotation_layers)
+        if model.label_type not in present:
+            raise UsageError(
+                f"the data has no '{model.label_type}' labels (the model's label type); "
+                f"it has {sorted(present) or 'no labels'}"
+            )
+
+
+def _score(model: Any, sentences: list[Any], batch_size: int, out_path: str | None = None) -> Any:
+    """One evaluation of ``sentences`` (tasks assigned, label type checked)."""
+    _assign_tasks(model, sentences)
+    _check_label_type(model, sentences)
+    kwargs: dict[str, Any] = {"mini_batch_size": batch_size}
+    if out_path and getattr(model, "tasks", None) is None:
+        kwargs["out_path"] = out_path
+    return model.evaluate(sentences, gold_label_type=getattr(model, "label_type", None), **kwargs)
+
+
+def split_accuracy(result: Any) -> tuple[str, float]:
+    """(metric name, value) of one split: the linking accuracy when the result has it, else the main score.
+
+    For a multitask model the task results are searched (ZELDA's data has only the linking layer, so
+    only its task is scored).
+    """
+    per_task = getattr(result, "task_results", None)
+    results = [task_result for _, task_result in per_task.values()] if per_task else [result]
+    for candidate in results:
+        value = (getattr(candidate, "scores", None) or {}).get("accuracy")
+        if value is not None:
+            return "accuracy", float(value)
+    return "main score", float(result.main_score)
+
+
+def evaluate_test_splits(
+    model: Any, corpus: Any, batch_size: int = 32, as_json: bool = False
+) -> dict[str, Any]:
+    """Score every test split of ``corpus.test_splits`` (ZELDA) and their macro average; print and return it.
+
+    ZELDA's official figure is the unweighted mean of the accuracies over its 9 splits; with fewer
+    splits on disk the mean is over those, and the missing ones are named.
+    """
+    from polytag.datasets.entity_linking import ZELDA_TEST_SPLITS
+
+    splits: dict[str, Any] = {}
+    metric = "accuracy"
+    for name, data in corpus.test_splits.items():
+        sentences = list(data)
+        if not sentences:
+            raise UsageError(f"test split {name!r} of {corpus.name} has no sentences")
+        result = _score(model, sentences, batch_size)
+        metric, value = split_accuracy(result)
+        label_type = getattr(model, "label_type", None) or "nel"
+        splits[name] = {
+            "sentences": len(sentences),
+            "mentions": sum(len(s.get_labels(label_type)) for s in sentences),
+            metric.replace(" ", "_"): value,
+            "result": result_to_dict(model, result, len(sentences)),
+        }
+    key = metric.replace(" ", "_")
+    macro = sum(entry[key] for entry in splits.values()) / len(splits)
+    expected = ZELDA_TEST_SPLITS if getattr(corpus, "name", "") == "zelda" else tuple(splits)
+    missing = [name for name in expected if name not in splits]
+    report = {"metric": metric, "splits": splits, "macro_avg": macro, "main_score": macro, "missing": missing}
+    if as_json:
+        print(json.dumps(_clean(report), indent=2))
+        return report
+    width = max(len(name) for name in [*splits, "macro avg"])
+    print(f"{'split':<{width}}  {metric:>10}  mentions")
+    for name, entry in splits.items():
+        print(f"{name:<{width}}  {entry[key]:>10.4f}  {entry['mentions']:>8}")
+    print(f"{'macro avg':<{width}}  {macro:>10.4f}  ({len(splits)} of {len(expected)} splits)")
+    if missing:
+        print(f"missing splits (not on disk, not in the average): {', '.join(missing)}")
+    return report
+
+
 def run_evaluate(
     model_path: str | os.PathLike,
     data: str,
@@ -123,25 +203,22 @@ def run_evaluate(
     as_json: bool = False,
     out_path: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate and print the per-task report (or JSON); returns the JSON form."""
+    """Evaluate and print the per-task report (or JSON); returns the JSON form.
+
+    A named corpus with several test splits (ZELDA) is scored split by split on ``--split test``:
+    accuracy per split and the macro average (see :func:`evaluate_test_splits`).
+    """
     model = load_model(model_path)
-    sentences = evaluation_data(model, data, split, fmt, columns)
+    if split == "test" and not Path(data).exists() and is_named_corpus(data):
+        corpus = named_corpus(data)
+        if getattr(corpus, "test_splits", None):
+            return evaluate_test_splits(model, corpus, batch_size, as_json)
+        sentences = _split_of(corpus, split, data)
+    else:
+        sentences = evaluation_data(model, data, split, fmt, columns)
     if not sentences:
         raise UsageError(f"{data}: no sentences to evaluate")
-    _assign_tasks(model, sentences)
-    if getattr(model, "tasks", None) is None:
-        present = set()
-        for sentence in sentences:
-            present.update(sentence.annotation_layers)
-        if model.label_type not in present:
-            raise UsageError(
-                f"the data has no '{model.label_type}' labels (the model's label type); "
-                f"it has {sorted(present) or 'no labels'}"
-            )
-    kwargs: dict[str, Any] = {"mini_batch_size": batch_size}
-    if out_path and getattr(model, "tasks", None) is None:
-        kwargs["out_path"] = out_path
-    result = model.evaluate(sentences, gold_label_type=getattr(model, "label_type", None), **kwargs)
+    result = _score(model, sentences, batch_size, out_path)
     report = result_to_dict(model, result, len(sentences))
     if as_json:
         print(json.dumps(report, indent=2))

@@ -18,7 +18,16 @@ from collections.abc import Iterator, Sequence
 
 # Each command module registers its own sub-parser and handler (``register(commands, common)``); they
 # import only light modules at the top, so building the parser stays quick.
-COMMAND_MODULES = ("train", "evaluate", "predict", "export", "serve_command", "info", "init_config")
+COMMAND_MODULES = (
+    "train",
+    "evaluate",
+    "predict",
+    "export",
+    "serve_command",
+    "info",
+    "init_config",
+    "zelda_convert",
+)
 
 EPILOG = """examples:
   polytag init-config --task multitask -o my.yaml

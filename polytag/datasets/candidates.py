@@ -7,6 +7,7 @@ entities with a non-negative prior (a link count, an in-link count: larger means
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,14 +15,25 @@ from typing import Any
 
 from polytag.datasets.base import datasets_root
 from polytag.datasets.entity_linking import find_zelda_files
-from polytag.datasets.sequence_labeling import ColumnDataset
+from polytag.datasets.zelda_files import ZeldaFileDataset
+from polytag.datasets.zelda_pickle import read_mention_entities_counter
 from polytag.errors import DatasetNotFoundError, FormatError
-from polytag.formats.textio import gc_paused, iter_line_chunks
+from polytag.formats.textio import atomic_writer, gc_paused, iter_line_chunks
+
+log = logging.getLogger("polytag")
 
 PathLike = str | os.PathLike
 CandidateTable = dict[str, dict[str, float]]
 # ZELDA's candidate files, read in this order before falling back to counting its training file.
 ZELDA_CANDIDATE_FILES = ("candidates.tsv", "zelda_mention_entities_counter.tsv")
+ZELDA_COUNTER_PICKLE = "zelda_mention_entities_counter.pickle"
+# Where the pickle lies: ZELDA's zip (other/), ZELDA's scripts (train_data/), flat, Flair's download spot.
+ZELDA_PICKLE_PLACES = (
+    Path("other") / ZELDA_COUNTER_PICKLE,
+    Path("train_data") / ZELDA_COUNTER_PICKLE,
+    Path(ZELDA_COUNTER_PICKLE),
+    Path("..") / ZELDA_COUNTER_PICKLE,
+)
 
 
 def _is_number(text: str) -> bool:
@@ -68,6 +80,30 @@ def read_candidate_file(path: PathLike) -> CandidateTable:
     return table
 
 
+def write_candidate_file(table: CandidateTable, path: PathLike) -> tuple[int, int]:
+    """Write ``table`` as the TSV :func:`read_candidate_file` reads (header ``mention entity count``).
+
+    Each mention's entities are written best first. A mention or entity holding a tab, a newline or a
+    carriage return cannot be a TSV field and is skipped. Returns (rows written, entries skipped).
+    """
+    written = skipped = 0
+    with atomic_writer(path) as out:
+        out.write("mention\tentity\tcount\n")
+        for mention, entities in table.items():
+            for entity, prior in sorted(entities.items(), key=lambda item: (-item[1], item[0])):
+                if (
+                    any(c in field for field in (mention, entity) for c in "\t\n\r")
+                    or not mention
+                    or not entity
+                ):
+                    skipped += 1
+                    continue
+                count = int(prior) if float(prior).is_integer() else prior
+                out.write(f"{mention}\t{entity}\t{count}\n")
+                written += 1
+    return written, skipped
+
+
 def count_linked_spans(sentences: Iterable[Any], label_type: str = "nel") -> CandidateTable:
     """``span text -> {entity: how often that text carries the entity}`` over the gold ``label_type`` spans.
 
@@ -84,28 +120,69 @@ def count_linked_spans(sentences: Iterable[Any], label_type: str = "nel") -> Can
     return counts
 
 
+def find_zelda_counter_pickle(folder: Path) -> Path | None:
+    """ZELDA's ``zelda_mention_entities_counter.pickle`` in one of its usual places, or None."""
+    return next((folder / p for p in ZELDA_PICKLE_PLACES if (folder / p).is_file()), None)
+
+
+def clean_zelda_counter(table: CandidateTable, source: str) -> CandidateTable:
+    """ZELDA's counter made to fit its CoNLL files; what changed is logged with its counts.
+
+    The counter names entities by Wikipedia title with spaces (``Cristiano Ronaldo``), the CoNLL
+    files with underscores (``Cristiano_Ronaldo``; Wikipedia treats both alike): spaces become
+    underscores, counts of a title written both ways are added. Entries a candidate table cannot hold
+    (an empty mention or title, a NUL character) are dropped.
+    """
+    cleaned: CandidateTable = {}
+    renamed = dropped = 0
+    for mention, entities in table.items():
+        if not mention or "\x00" in mention:
+            dropped += len(entities)
+            continue
+        row: dict[str, float] = {}
+        for entity, count in entities.items():
+            title = entity.strip().replace(" ", "_")
+            if not title or "\x00" in title:
+                dropped += 1
+                continue
+            renamed += title != entity
+            row[title] = row.get(title, 0.0) + count
+        if row:
+            cleaned[mention] = row
+    if renamed or dropped:
+        log.info(
+            "ZELDA candidates %s: %d title(s) written with spaces now use underscores as in ZELDA's CoNLL "
+            "files; %d entr(ies) with an empty or NUL-holding mention or title dropped",
+            source,
+            renamed,
+            dropped,
+        )
+    return cleaned
+
+
 def zelda_candidate_table(base_path: PathLike | None = None) -> CandidateTable:
-    """ZELDA's candidate lists from the local ``zelda/`` folder (offline; Flair downloads a pickle).
+    """ZELDA's candidate lists from the local ``zelda/`` folder (offline).
 
     Read in this order: ``zelda/candidates.tsv`` or ``zelda/zelda_mention_entities_counter.tsv``
-    (TSV as :func:`read_candidate_file` reads it); else the mention -> entity counts of ZELDA's
-    training file, which is what ZELDA's published counter was made from.
+    (TSV as :func:`read_candidate_file` reads it); else ZELDA's own
+    ``zelda_mention_entities_counter.pickle`` (in ``zelda/other/``, ``zelda/train_data/``, ``zelda/`` or
+    the datasets root, where Flair downloads it), read by the restricted reader of
+    :mod:`polytag.datasets.zelda_pickle` and fitted to the CoNLL titles (:func:`clean_zelda_counter`);
+    else the mention -> entity counts of ZELDA's training file, read on demand.
     """
     folder = datasets_root(base_path) / "zelda"
     for name in ZELDA_CANDIDATE_FILES:
         if (folder / name).is_file():
             return read_candidate_file(folder / name)
+    pickled = find_zelda_counter_pickle(folder)
+    if pickled is not None:
+        log.info("ZELDA candidates: reading %s (restricted: plain containers, strings, numbers)", pickled)
+        return clean_zelda_counter(read_mention_entities_counter(pickled), pickled.name)
     train = find_zelda_files(folder)[0] if folder.is_dir() else None
     if train is None:
         raise DatasetNotFoundError(
-            f"no ZELDA candidates in {folder}: put a TSV 'candidates.tsv' (mention, entity, count) "
-            "there, or ZELDA's train_data/zelda_train.conll to count mentions from"
+            f"no ZELDA candidates in {folder}: put ZELDA's other/{ZELDA_COUNTER_PICKLE} there, a TSV "
+            "'candidates.tsv' (mention, entity, count), or ZELDA's train_data/zelda_train.conll to count "
+            "mentions from"
         )
-    data = ColumnDataset(
-        train,
-        {0: "text", 2: "nel"},
-        document_separator_token="-DOCSTART-",
-        comment_symbol="# ",
-        span_layers=["nel"],
-    )
-    return count_linked_spans(data, "nel")
+    return count_linked_spans(ZeldaFileDataset(train, {0: "text", 2: "nel"}, in_memory=False), "nel")

@@ -10,13 +10,12 @@ from typing import Any
 from polytag.data import ConcatDataset, Corpus
 from polytag.datasets.archives import ZELDA_LIMITS, extract_zip
 from polytag.datasets.base import (
-    check_in_memory,
     corpus_folder,
     download,
     offline,
     require_files,
 )
-from polytag.datasets.sequence_labeling import ColumnDataset
+from polytag.datasets.zelda_files import ZeldaFileDataset
 
 log = logging.getLogger("polytag")
 
@@ -37,6 +36,8 @@ ZELDA_TEST_SPLITS = (
 )
 ZELDA_TRAIN = Path("train_data") / "zelda_train.conll"
 ZELDA_TEST_DIR = Path("test_data") / "conll"
+# Above this size the train file is better read on demand (ZELDA's own is several GB).
+LARGE_TRAIN_BYTES = 1 << 30
 
 
 def _split_order(name: str) -> tuple[int, str]:
@@ -71,7 +72,11 @@ class ZELDA(Corpus):
     (``downsample`` replaces ``corpus.test`` but not ``test_splits``.)
 
     Both the layout of ZELDA's zip and a flat folder (``zelda/test_aida-b.conll``) are read. When
-    neither is there the zip is downloaded and unpacked (unless offline).
+    neither is there the zip is downloaded and unpacked (unless offline). ZELDA's files are read as
+    published: the ``O-<title>`` tags of ``test_tweeki.conll`` are outside any mention (read as ``O``,
+    logged with their count; see :mod:`polytag.datasets.zelda_files`). ``in_memory=False`` (Flair's
+    default for ZELDA) reads each sentence from disk on access, with flat memory however large the
+    training file; the default ``True`` reads every file whole and links document neighbours.
     """
 
     def __init__(
@@ -81,7 +86,6 @@ class ZELDA(Corpus):
         in_memory: bool = True,
         **corpusargs: Any,
     ) -> None:
-        check_in_memory(in_memory)
         column_format = dict(column_format or {0: "text", 2: "nel"})
         folder = corpus_folder(base_path, "zelda")
         train, tests = find_zelda_files(folder)
@@ -104,17 +108,22 @@ class ZELDA(Corpus):
                 errors=errors,
                 note=f"ZELDA is published as one zip ({ZELDA_URL}); unpack it into {folder.parent}.",
             )
-        reader_args: dict[str, Any] = {
-            "document_separator_token": "-DOCSTART-",
-            "comment_symbol": "# ",
-            "span_layers": ["nel"] if "nel" in column_format.values() else None,
-        }
-        train_data = ColumnDataset(train, column_format, **reader_args) if train is not None else None
+        if train is not None and in_memory and train.stat().st_size > LARGE_TRAIN_BYTES:
+            log.warning(
+                "ZELDA: %s is %.1f GB and in_memory=True reads it whole; pass in_memory=False (Flair's "
+                "default) to read sentences on demand with flat memory",
+                train,
+                train.stat().st_size / 1e9,
+            )
+        train_data = ZeldaFileDataset(train, column_format, in_memory) if train is not None else None
         self.test_splits = {
-            name: ColumnDataset(path, column_format, **reader_args) for name, path in tests.items()
+            name: ZeldaFileDataset(path, column_format, in_memory) for name, path in tests.items()
         }
         if train is None:
             log.warning("ZELDA: no train file in %s; only the test split(s) %s are read", folder, list(tests))
+        missing = [name for name in ZELDA_TEST_SPLITS if name not in self.test_splits]
+        if tests and missing:
+            log.info("ZELDA: %d of its 9 test splits are here; missing: %s", len(tests), ", ".join(missing))
         corpusargs.setdefault("name", "zelda")
         test = ConcatDataset(list(self.test_splits.values())) if self.test_splits else None
         super().__init__(train_data, None, test, **corpusargs)

@@ -135,7 +135,8 @@ class CandidateGenerator(torch.nn.Module):
 
     ``candidates`` is a mapping (``{mention: [entities]}``, ``{mention: {entity: prior}}``), the path of
     a TSV file (or a folder holding ``candidates.tsv``), ``"zelda"`` (ZELDA's lists from the local
-    datasets folder, see :func:`polytag.datasets.candidates.zelda_candidate_table`), or
+    datasets folder: its ``zelda_mention_entities_counter.pickle`` as downloaded, read by a restricted
+    reader, or a TSV; see :func:`polytag.datasets.candidates.zelda_candidate_table`), or
     None for an empty table. ``backoff=False`` uses exact surfaces only. ``top_k`` caps every list
     (best priors first) in :meth:`lookup`, :meth:`get_candidates` and the models that use it.
     """
