@@ -126,7 +126,7 @@ IGNORED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zip", ".tar", ".tgz", ".sw
 
 
 def check_in_memory(in_memory: bool) -> None:
-    """For corpora that are read whole (CSV/fastText documents, ZELDA, AIDA, CleanCoNLL): say so rather
+    """For corpora that are read whole (CSV/fastText documents, AIDA, CleanCoNLL): say so rather
     than silently reading everything. Column, CoNLL-U and JSONL corpora stream with ``in_memory=False``."""
     if not in_memory:
         raise NotImplementedError(
