@@ -22,9 +22,10 @@ DOCSTART = "-DOCSTART-"  # the line that starts a document in CoNLL-style files
 
 
 class DocumentContext:
-    """The neighbour links of a sentence and what is read through them (mixed into ``Sentence``)."""
+    """The neighbour links of a sentence and what is read through them (mixed into ``Sentence``).
 
-    __slots__ = ()
+    It declares no ``__slots__`` on purpose: it gives sentences a ``__dict__`` for user attributes.
+    """
 
     tokens: list[Token]
     document_id: str | None

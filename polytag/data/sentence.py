@@ -28,6 +28,8 @@ class _PartOfSentence(DataPoint):
 
     __slots__ = ("_extra",)
 
+    _extra: dict[str, dict[str, Any]] | None
+
     sentence: Sentence | None  # a token made on its own belongs to no sentence until one adopts it
 
     def _materialize(self, typename: str | None) -> None:
@@ -73,10 +75,11 @@ class _PartOfSentence(DataPoint):
 
     def to_dict(self, tag_type: str | None = None) -> dict[str, Any]:
         """Flair's shape: ``text``, character ``start_pos`` / ``end_pos`` and ``labels`` (value, score)."""
+        start, end = self.text_offsets()
         return {
             "text": self.text,
-            "start_pos": self.start_position,
-            "end_pos": self.end_position,
+            "start_pos": start,
+            "end_pos": end,
             "labels": [label.to_dict() for label in self.get_labels(tag_type) if label.data_point is self],
         }
 
@@ -231,9 +234,8 @@ class Sentence(DataPoint, DocumentContext):
         "language_code",
         "start_position",
         "_embeddings",
-        "__weakref__",
-        "__dict__",  # user attributes (``sentence.my_id = 3``), as Flair allows; tokens stay slotted
-    )
+    )  # DocumentContext (no slots) adds __dict__, for user attributes (``sentence.my_id = 3``) as in Flair,
+    # and __weakref__; tokens stay slotted
 
     def __init__(
         self,
