@@ -161,7 +161,7 @@ class Dictionary:
         """A dictionary file (see :meth:`load_from_file`); Flair's downloadable names are refused."""
         if str(name) in _FLAIR_HUB_NAMES and not Path(name).exists():
             raise DatasetNotFoundError(
-                f"Dictionary.load({str(name)!r}): Flair downloads this character dictionary and polytag "
-                "does not; build one with Dictionary() and add_item(), or load a file from Dictionary.save"
+                f"Dictionary.load({str(name)!r}): Flair downloads this character dictionary, polytag "
+                "does not download; build one with Dictionary() and add_item(), or load a saved one"
             )
         return cls.load_from_file(name)
