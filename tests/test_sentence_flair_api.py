@@ -77,6 +77,21 @@ def test_pickle_keeps_document_neighbours_and_stored_vectors(glove: WordEmbeddin
     assert middle[0].embedding.tolist() == [0.0, 2.0, 0.0]
 
 
+def test_a_sentence_of_a_long_document_pickles_and_copies_without_deep_recursion() -> None:
+    document = [Sentence(f"line {i} .") for i in range(2000)]  # a file without -DOCSTART- is one chain
+    link_document(document, "f#0")
+    for duplicate in (pickle.loads(pickle.dumps(document[1000])), copy.deepcopy(document[1000])):
+        chain = [duplicate]
+        while chain[0].previous_sentence() is not None:
+            chain.insert(0, chain[0].previous_sentence())
+        while chain[-1].next_sentence() is not None:
+            chain.append(chain[-1].next_sentence())
+        assert [s.text for s in chain] == [s.text for s in document] and chain[1000] is duplicate
+    restored = pickle.loads(pickle.dumps(document))
+    assert all(a.next_sentence() is b and b.previous_sentence() is a for a, b in zip(restored, restored[1:]))
+    assert restored[0].previous_sentence() is None and restored[-1].document_id == "f#0"
+
+
 def test_tokens_stay_slotted_sentences_take_attributes() -> None:
     token = Token("word")
     with pytest.raises(AttributeError):
