@@ -201,6 +201,7 @@ def test_stack_and_pool_store_each_member_under_its_position(glove: WordEmbeddin
     stack.embed(sentence)
     assert sentence[0].embedding.tolist() == [1.0, 0.0, 0.0, 5.0, 5.0]
     assert stack.get_token_embeddings(sentence).shape == (2, 5)
+    assert StackedEmbeddings([glove], overwrite_names=False).store_names() == ["glove"]
     pool = DocumentPoolEmbeddings([glove, other])
     pooled = Sentence("the paris".split())
     pool.embed(pooled)

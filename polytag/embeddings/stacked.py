@@ -47,8 +47,9 @@ def _check_token_embedding(position: int, embedding: Any) -> None:
 class StackedEmbeddings(TokenEmbeddings):
     """Concatenates the token vectors of several embeddings: ``embedding_length`` is the sum.
 
-    ``overwrite_names`` is accepted for Flair scripts; polytag does not rename the members (their names
-    are part of a transformer's saved settings, and tokens do not keep vectors per name).
+    ``embed`` keeps each member's vectors on the tokens under ``"<position>-<name>"`` (Flair's
+    ``overwrite_names=True``), or under the member's own name with ``overwrite_names=False``. Unlike
+    Flair, the members themselves are not renamed: a transformer's name is part of its saved settings.
     """
 
     def __init__(self, embeddings: Sequence[Any], overwrite_names: bool = True) -> None:
@@ -105,9 +106,11 @@ class StackedEmbeddings(TokenEmbeddings):
         return [p.to(dtype) for p in parts], first
 
     def store_names(self) -> list[str]:
-        """Flair's names for the members' vectors on a token: ``"<position>-<name>"``, so that
-        ``token.embedding`` (vectors in name order) is in stack order and equal names do not collide."""
-        return [f"{i}-{name}" for i, name in enumerate(self.get_names())]
+        """Flair's names for the members' vectors on a token: ``"<position>-<name>"`` (so that
+        ``token.embedding``, vectors in name order, is in stack order and equal names do not collide),
+        or the members' own names with ``overwrite_names=False``."""
+        names = self.get_names()
+        return [f"{i}-{name}" for i, name in enumerate(names)] if self.overwrite_names else names
 
     def embed(self, sentences: Sentence | Sequence[Sentence]) -> list[Sentence]:
         """Embed sentences without gradients, Flair style (one pass per member), and return them:
