@@ -32,7 +32,7 @@ from polytag.trainers import ModelTrainer  # noqa: E402
 
 
 def fresh(sentences: list[Sentence]) -> list[Sentence]:
-    return [Sentence.from_dict(s.to_dict()) for s in sentences]
+    return [Sentence.from_dict(s.to_dict(lossless=True)) for s in sentences]
 
 
 def train(model: Model, corpus, folder: Path) -> float:

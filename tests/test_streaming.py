@@ -191,10 +191,10 @@ def _jsonl_text() -> str:
     second[3].add_label("pos", "PUNCT")
     second.document_id = "d1"
     lines = [
-        json.dumps(first.to_dict()),
+        json.dumps(first.to_dict(lossless=True)),
         "",
         "  ",
-        json.dumps(second.to_dict()),
+        json.dumps(second.to_dict(lossless=True)),
         json.dumps(
             {"text": "Simple form here", "labels": "pos", "spans": [{"start": 0, "end": 1, "value": "X"}]}
         ),

@@ -6,7 +6,7 @@ read, so memory does not grow with the file. When an encoder of the model reads 
 chunk ends only at a document boundary (up to ``4 * chunk_size`` sentences; a longer document is cut
 there, with a warning), so that every sentence sees the same neighbours as in a whole-file run.
 
-Output formats: ``jsonl`` (one ``Sentence.to_dict()`` a line, which ``polytag`` reads back), ``column``
+Output formats: ``jsonl`` (one ``Sentence.to_dict(lossless=True)`` a line, which polytag reads), ``column``
 (token plus one column per predicted layer; span layers as BIO tags; sentence labels as ``# layer =
 value`` comment lines), ``conllu`` (the ``upos``/``pos``/``lemma`` ... layers in their CoNLL-U columns)
 and ``html`` (the displaCy-like picture of :mod:`polytag.cli.render`).
@@ -115,7 +115,7 @@ class Writer:
 
 class JsonlWriter(Writer):
     def write(self, sentence: Sentence) -> None:
-        self.out.write(json.dumps(sentence.to_dict(), ensure_ascii=False) + "\n")
+        self.out.write(json.dumps(sentence.to_dict(lossless=True), ensure_ascii=False) + "\n")
 
 
 class ColumnWriter(Writer):
@@ -358,7 +358,7 @@ def encode_chunk(chunk: list[Sentence], offset: int) -> str:
     position = {id(s): i for i, s in enumerate(chunk)}
     items = []
     for sentence in chunk:
-        item = sentence.to_dict()
+        item = sentence.to_dict(lossless=True)
         previous, following = sentence.previous_sentence(), sentence.next_sentence()
         item["_start"] = sentence.start_position
         item["_language"] = sentence.language_code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -167,6 +168,37 @@ class ConcatDataset:
     def __iter__(self) -> Iterator[Sentence]:
         for d in self.datasets:
             yield from iter(d)
+
+
+def split_statistics(data: Any, name: str, label_type: str | None) -> dict[str, Any]:
+    """Flair's statistics of one split (``{}`` when it is missing or empty): ``dataset``,
+    ``total_number_of_documents``, ``number_of_documents_per_class`` (every label value on a sentence,
+    its tokens and spans), ``number_of_tokens_per_tag`` (tokens' ``label_type`` values) and
+    ``number_of_tokens`` (total, min, max, avg per sentence)."""
+    if data is None or len(data) == 0:
+        return {}
+    classes: Counter = Counter()
+    tags: Counter = Counter()
+    lengths = []
+    for sentence in data:
+        lengths.append(len(sentence))
+        classes.update(label.value for label in sentence.labels)
+        if label_type is not None:
+            for token in sentence.tokens:
+                if token.has_label(label_type):
+                    tags[token.get_label(label_type).value] += 1
+    return {
+        "dataset": name,
+        "total_number_of_documents": len(lengths),
+        "number_of_documents_per_class": dict(classes),
+        "number_of_tokens_per_tag": dict(tags),
+        "number_of_tokens": {
+            "total": sum(lengths),
+            "min": min(lengths),
+            "max": max(lengths),
+            "avg": sum(lengths) / len(lengths),
+        },
+    }
 
 
 def _sample_indices(n: int, fraction: float, rng: random.Random) -> list[int]:
@@ -337,6 +369,41 @@ class Corpus:
         for i in range(min(sample, len(self._train))):
             types.update(self._train[i].annotation_layers)
         return types
+
+    def make_vocab_dictionary(self, max_tokens: int = -1, min_freq: int = 1) -> Dictionary:
+        """Dictionary (with ``<unk>``) of the train split's token texts, most frequent first (Flair's).
+
+        ``max_tokens`` caps the number of words and ``min_freq`` drops rarer ones; ``-1`` means no limit.
+        """
+        self.require_train()
+        counts = Counter(token.form for sentence in self._train for token in sentence.tokens)
+        dictionary = Dictionary(add_unk=True)
+        added = 0
+        for word, freq in counts.most_common():
+            if (min_freq != -1 and freq < min_freq) or (max_tokens != -1 and added >= max_tokens):
+                break
+            dictionary.add_item(word)
+            added += 1
+        return dictionary
+
+    def get_label_distribution(self) -> dict[str, int]:
+        """How often each label value occurs in the train split (every layer, as Flair counts)."""
+        counts: Counter = Counter()
+        for sentence in self._train if self._train is not None else ():
+            counts.update(label.value for label in sentence.labels)
+        return dict(counts)
+
+    def obtain_statistics(
+        self, label_type: str | None = None, pretty_print: bool = True
+    ) -> dict[str, Any] | str:
+        """Per split (``TRAIN``, ``TEST``, ``DEV``): sentence count, label counts, ``label_type`` tags per
+        token and tokens per sentence, in Flair's layout; a JSON string unless ``pretty_print=False``."""
+        data = {
+            "TRAIN": split_statistics(self._train, "TRAIN", label_type),
+            "TEST": split_statistics(self._test, "TEST", label_type),
+            "DEV": split_statistics(self._dev, "DEV", label_type),
+        }
+        return json.dumps(data, indent=4) if pretty_print else data
 
     def make_tag_dictionary(self, tag_type: str) -> Dictionary:
         """Flair's older name; same as ``make_label_dictionary(tag_type, add_unk=False)``."""

@@ -1,11 +1,34 @@
-"""String <-> index maps for labels, serialisable as plain JSON (never pickled)."""
+"""String <-> index maps for labels, serialisable as plain JSON (never pickled).
+
+``Dictionary.save(path)`` writes a small JSON file (``{"format": "polytag-dictionary", "version": 1,
+"items": [...], "add_unk": ..., "multi_label": ..., "span_labels": ...}``) and
+``Dictionary.load_from_file(path)`` reads it back. Flair pickles dictionaries; polytag never unpickles
+(a pickle can run code), so a Flair dictionary file is refused with an error that says so.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
+from polytag.errors import DatasetNotFoundError, FormatError
+
 UNK = "<unk>"
+FILE_FORMAT = "polytag-dictionary"
+FILE_VERSION = 1
+_PICKLE_FIRST_BYTE = b"\x80"
+# Flair's Dictionary.load names, which it downloads
+_FLAIR_HUB_NAMES = (
+    "chars",
+    "common-chars",
+    "chars-large",
+    "common-chars-large",
+    "chars-xl",
+    "common-chars-xl",
+)
 
 
 class Dictionary:
@@ -62,7 +85,7 @@ class Dictionary:
     def __contains__(self, item: object) -> bool:
         return item in self.item2idx
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.idx2item)
 
     def __eq__(self, other: object) -> bool:
@@ -92,3 +115,53 @@ class Dictionary:
         d.multi_label = bool(data.get("multi_label", False))
         d.span_labels = bool(data.get("span_labels", False))
         return d
+
+    # -- files --------------------------------------------------------------------------------
+    def save(self, savefile: str | os.PathLike) -> None:
+        """Write the dictionary as a JSON file (see the module docstring; Flair writes a pickle)."""
+        payload = {"format": FILE_FORMAT, "version": FILE_VERSION, **self.to_dict()}
+        Path(savefile).write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load_from_file(cls, filename: str | os.PathLike) -> Dictionary:
+        """Read a file written by :meth:`save`; anything else is a :class:`FormatError` naming the file."""
+        path = Path(filename)
+        raw = path.read_bytes()
+        if raw[:1] == _PICKLE_FIRST_BYTE:
+            raise FormatError(
+                path,
+                None,
+                "a pickle file (Flair's Dictionary.save); polytag never unpickles, expected the JSON file "
+                "of polytag's Dictionary.save (rebuild it with corpus.make_label_dictionary(...).save(path))",
+            )
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise FormatError(
+                path, None, f"expected a JSON dictionary file from Dictionary.save ({error})"
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
+            raise FormatError(
+                path, None, f'expected an object with "format": "{FILE_FORMAT}" (Dictionary.save)'
+            )
+        if data.get("version") != FILE_VERSION:
+            raise FormatError(
+                path, None, f"dictionary file version {data.get('version')!r}, expected {FILE_VERSION}"
+            )
+        items = data.get("items")
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise FormatError(path, None, 'entry "items": expected a list of strings')
+        try:
+            return cls.from_dict(data)
+        except ValueError as error:
+            raise FormatError(path, None, str(error)) from None
+
+    @classmethod
+    def load(cls, name: str | os.PathLike) -> Dictionary:
+        """A dictionary file (see :meth:`load_from_file`); Flair's downloadable names are refused."""
+        if str(name) in _FLAIR_HUB_NAMES and not Path(name).exists():
+            raise DatasetNotFoundError(
+                f"Dictionary.load({str(name)!r}): Flair downloads this character dictionary, polytag "
+                "does not download; build one with Dictionary() and add_item(), or load a saved one"
+            )
+        return cls.load_from_file(name)

@@ -6,12 +6,52 @@ labels by layer. Kept apart from :mod:`polytag.data.sentence`, which builds the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # torch is imported only where vectors are handled: reading a corpus does not need it
+    import torch
 
 ARROW = " → "
-_NO_METADATA: Mapping[str, Any] = MappingProxyType({})  # shared by the many labels without metadata
+
+
+class _EmptyMetadata(Mapping[str, Any]):
+    """The read-only empty metadata shared by the many labels without any.
+
+    A module-level singleton that pickles and copies as itself (a ``MappingProxyType`` cannot be
+    pickled, which made labelled sentences impossible to ``deepcopy`` or send to a worker process).
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __reduce__(self) -> str:
+        return "_NO_METADATA"
+
+    def __copy__(self) -> _EmptyMetadata:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _EmptyMetadata:
+        return self
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+_NO_METADATA: Mapping[str, Any] = _EmptyMetadata()
+
+
+def score_text(score: float) -> str:
+    """A score as Flair prints it: ``round(score, 4)``, so ``1.0`` and ``0.9989``."""
+    return str(round(score, 4))
 
 
 class Label:
@@ -52,11 +92,18 @@ class Label:
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "confidence": self.score}
 
+    @property
+    def metadata_str(self) -> str:
+        """``/key=value`` for each metadata entry (empty without metadata), as Flair prints it."""
+        if not self.metadata:
+            return ""
+        return "/" + "/".join(f"{key}={value}" for key, value in self.metadata.items())
+
     def __str__(self) -> str:
-        return f"{self.unlabeled_identifier}{ARROW}{self.value} ({self.score:.4f})"
+        return f"{self.unlabeled_identifier}{ARROW}{self.value}{self.metadata_str} ({score_text(self.score)})"
 
     def __repr__(self) -> str:
-        return f"'{self.unlabeled_identifier}'/'{self.value}' ({self.score:.4f})"
+        return f"'{self.unlabeled_identifier}'/'{self.value}'{self.metadata_str} ({score_text(self.score)})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Label):
@@ -153,8 +200,76 @@ class DataPoint:
         for label in self.labels:
             if label.data_point is not self:
                 continue
-            values.append(f"{label.value} ({label.score:.4f})" if add_score else label.value)
+            values.append(f"{label.value} ({score_text(label.score)})" if add_score else label.value)
         return "; ".join(values)
+
+    # -- embeddings: named vectors, set only by an explicit ``embed`` call (never by training) ---
+    def _vectors(self, create: bool) -> dict[str, torch.Tensor] | None:
+        """This point's named vectors; None when it has none and ``create`` is False."""
+        raise NotImplementedError
+
+    def set_embedding(self, name: str, vector: torch.Tensor) -> None:
+        """Keep ``vector`` under ``name`` (an embedding's name); replaces a vector of that name."""
+        store = self._vectors(True)
+        assert store is not None
+        store[name] = vector
+
+    def get_each_embedding(self, embedding_names: list[str] | None = None) -> list[torch.Tensor]:
+        """The stored vectors, ordered by name (only ``embedding_names`` when given), as Flair orders them."""
+        store = self._vectors(False) or {}
+        return [store[name] for name in sorted(store) if not embedding_names or name in embedding_names]
+
+    def get_embedding(self, names: list[str] | None = None) -> torch.Tensor:
+        """The stored vectors concatenated in name order; an empty tensor when nothing is stored."""
+        import torch
+
+        parts = self.get_each_embedding(names)
+        if not parts:
+            return torch.tensor([])
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
+
+    @property
+    def embedding(self) -> torch.Tensor:
+        """All stored vectors as one 1-D tensor (empty when not embedded), as in Flair."""
+        return self.get_embedding()
+
+    def clear_embeddings(self, embedding_names: list[str] | None = None) -> None:
+        """Forget the stored vectors (only ``embedding_names`` when given)."""
+        store = self._vectors(False)
+        if not store:
+            return
+        if embedding_names is None:
+            store.clear()
+        else:
+            for name in embedding_names:
+                store.pop(name, None)
+
+    def to(self, device: str | torch.device, pin_memory: bool = False) -> None:
+        """Move the stored vectors to ``device`` (pinned when asked)."""
+        store = self._vectors(False)
+        for name, vector in (store or {}).items():
+            moved = vector.to(device, non_blocking=pin_memory)
+            store[name] = moved.pin_memory() if pin_memory and moved.device.type == "cpu" else moved  # type: ignore[index]
+
+    # -- metadata: free-form values a user keeps on a data point ------------------------------
+    def _metadata_store(self, create: bool) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def add_metadata(self, key: str, value: Any) -> None:
+        store = self._metadata_store(True)
+        assert store is not None
+        store[key] = value
+
+    def get_metadata(self, key: str) -> Any:
+        """The value stored under ``key``; ``KeyError`` naming the data point when there is none."""
+        store = self._metadata_store(False)
+        if not store or key not in store:
+            raise KeyError(f"{self.unlabeled_identifier} has no metadata {key!r}")
+        return store[key]
+
+    def has_metadata(self, key: str) -> bool:
+        store = self._metadata_store(False)
+        return bool(store) and key in store  # type: ignore[operator]
 
     # -- identity (subclasses define text and unlabeled_identifier) --------------------------
     @property

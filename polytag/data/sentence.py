@@ -12,16 +12,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from sys import intern
 from typing import Any, Union
 
-from polytag.data.label import ARROW, DataPoint, Label
+from polytag.data.context import DOCSTART, DocumentContext, link_document
+from polytag.data.label import ARROW, DataPoint, Label, score_text
 from polytag.data.tokenizer import Tokenizer, tokenize, whitespace_tokenize
 
-__all__ = ["ARROW", "DataPoint", "Label", "Sentence", "Span", "Token", "link_document"]
+__all__ = ["ARROW", "DOCSTART", "DataPoint", "Label", "Sentence", "Span", "Token", "link_document"]
 
 
 class _PartOfSentence(DataPoint):
-    """A token or span: its labels are mirrored into the owning sentence's layers."""
+    """A token or span: its labels are mirrored into the owning sentence's layers.
 
-    __slots__ = ()
+    ``_extra`` holds the rarely used parts (stored vectors, metadata) in one slot, None until used:
+    a corpus of a million tokens pays one pointer a token for them.
+    """
+
+    __slots__ = ("_extra",)
+
+    _extra: dict[str, dict[str, Any]] | None
 
     sentence: Sentence | None  # a token made on its own belongs to no sentence until one adopts it
 
@@ -49,6 +56,33 @@ class _PartOfSentence(DataPoint):
             else:
                 del sentence._layers[typename]
 
+    def _extra_part(self, part: str, create: bool) -> dict[str, Any] | None:
+        extra = self._extra
+        if extra is None:
+            if not create:
+                return None
+            extra = self._extra = {}
+        found: dict[str, Any] | None = extra.get(part)
+        if found is None and create:
+            found = extra[part] = {}
+        return found
+
+    def _vectors(self, create: bool) -> dict[str, Any] | None:
+        return self._extra_part("embeddings", create)
+
+    def _metadata_store(self, create: bool) -> dict[str, Any] | None:
+        return self._extra_part("metadata", create)
+
+    def to_dict(self, tag_type: str | None = None) -> dict[str, Any]:
+        """Flair's shape: ``text``, character ``start_pos`` / ``end_pos`` and ``labels`` (value, score)."""
+        start, end = self.text_offsets()
+        return {
+            "text": self.text,
+            "start_pos": start,
+            "end_pos": end,
+            "labels": [label.to_dict() for label in self.get_labels(tag_type) if label.data_point is self],
+        }
+
     def __str__(self) -> str:
         own = self._own_label_string(add_score=True)
         return self.unlabeled_identifier + (ARROW + own if own else "")
@@ -71,6 +105,7 @@ class Token(_PartOfSentence):
         idx: int = 0,
     ) -> None:
         self._layers = {}
+        self._extra = None
         self.form = text
         self.start_position = start_position
         self.whitespace_after = whitespace_after
@@ -96,15 +131,46 @@ class Token(_PartOfSentence):
         return len(self.form)
 
 
+def _span_bounds(tokens: Sequence[Token]) -> tuple[Sentence, int, int]:
+    """The sentence and ``[start, end)`` of consecutive tokens of one sentence (for ``Span(tokens)``)."""
+    tokens = list(tokens)
+    if not tokens or not all(isinstance(t, Token) for t in tokens):
+        raise ValueError(f"Span(tokens): expected a non-empty list of Tokens, got {tokens!r}")
+    sentence = tokens[0].sentence
+    if sentence is None or any(t.sentence is not sentence for t in tokens):
+        raise ValueError(f"Span(tokens): the tokens must belong to one sentence, got {tokens!r}")
+    start = tokens[0].idx - 1
+    if [t.idx - 1 for t in tokens] != list(range(start, start + len(tokens))):
+        raise ValueError(f"Span(tokens): the tokens must be consecutive, got {tokens!r}")
+    return sentence, start, start + len(tokens)
+
+
 class Span(_PartOfSentence):
-    """Consecutive tokens ``[start, end)`` of one sentence; created by ``sentence[start:end]``."""
+    """Consecutive tokens ``[start, end)`` of one sentence.
+
+    Made by ``sentence[start:end]``, or as in Flair by ``Span(tokens)`` (consecutive tokens of one
+    sentence); either way the same tokens give the same Span object, so labels on it are shared.
+    """
 
     __slots__ = ("sentence", "start", "end")
 
     sentence: Sentence
 
-    def __init__(self, sentence: Sentence, start: int, end: int) -> None:
+    def __new__(
+        cls, sentence: Sentence | Sequence[Token] | None = None, start: int = 0, end: int = 0
+    ) -> Span:
+        if sentence is None or isinstance(sentence, Sentence):  # None: unpickling
+            return super().__new__(cls)
+        owner, first, stop = _span_bounds(sentence)
+        return owner.get_span(first, stop)
+
+    def __init__(
+        self, sentence: Sentence | Sequence[Token] | None = None, start: int = 0, end: int = 0
+    ) -> None:
+        if not isinstance(sentence, Sentence):
+            return  # Span(tokens): __new__ returned the sentence's span, already set up
         self._layers = {}
+        self._extra = None
         self.sentence = sentence
         self.start = start
         self.end = end
@@ -148,7 +214,7 @@ class Span(_PartOfSentence):
         return self.tokens[i]
 
 
-class Sentence(DataPoint):
+class Sentence(DataPoint, DocumentContext):
     """A list of tokens with labels on itself, its tokens and its spans.
 
     ``Sentence("Mr Smith loves New York")`` tokenizes with polytag's rule tokenizer;
@@ -167,8 +233,9 @@ class Sentence(DataPoint):
         "metadata",
         "language_code",
         "start_position",
-        "__weakref__",
-    )
+        "_embeddings",
+    )  # DocumentContext (no slots) adds __dict__, for user attributes (``sentence.my_id = 3``) as in Flair,
+    # and __weakref__; tokens stay slotted
 
     def __init__(
         self,
@@ -189,6 +256,7 @@ class Sentence(DataPoint):
         self.metadata: dict[str, Any] = {}
         self.language_code = language_code
         self.start_position = start_position
+        self._embeddings: dict[str, Any] | None = None
 
         if isinstance(text, str):
             if use_tokenizer is True:
@@ -220,6 +288,7 @@ class Sentence(DataPoint):
         sentence.metadata = {}
         sentence.language_code = None
         sentence.start_position = 0
+        sentence._embeddings = None
         tokens = []
         position = 0
         for i, form in enumerate(forms):
@@ -449,20 +518,26 @@ class Sentence(DataPoint):
                     reordered = [(name, layers.pop(name)) for name in wanted]
                     layers.update(reordered)
 
-    # -- document context ----------------------------------------------------------------------
-    def previous_sentence(self) -> Sentence | None:
-        return self._previous_sentence
+    # -- embeddings and metadata ---------------------------------------------------------------
+    def _vectors(self, create: bool) -> dict[str, Any] | None:
+        if self._embeddings is None and create:
+            self._embeddings = {}
+        return self._embeddings
 
-    def next_sentence(self) -> Sentence | None:
-        return self._next_sentence
+    def _metadata_store(self, create: bool) -> dict[str, Any] | None:
+        return self.metadata
 
-    def is_context_set(self) -> bool:
-        return self._previous_sentence is not None or self._next_sentence is not None
+    def clear_embeddings(self, embedding_names: list[str] | None = None) -> None:
+        """Forget the sentence's vectors and those of its tokens and spans (only the names given)."""
+        super().clear_embeddings(embedding_names)
+        for part in (*self.tokens, *self._known_spans.values()):
+            part.clear_embeddings(embedding_names)
 
-    def copy_context_from_sentence(self, sentence: Sentence) -> None:
-        self._previous_sentence = sentence._previous_sentence
-        self._next_sentence = sentence._next_sentence
-        self.document_id = sentence.document_id
+    def to(self, device: Any, pin_memory: bool = False) -> None:
+        """Move the sentence's and its tokens' vectors to ``device``."""
+        super().to(device, pin_memory)
+        for token in self.tokens:
+            token.to(device, pin_memory)
 
     # -- printing -----------------------------------------------------------------------------
     def to_tagged_string(self, main_label: str | None = None) -> str:
@@ -471,7 +546,7 @@ class Sentence(DataPoint):
             self._own_label_string(add_score=True)
             if main_label is None
             else "; ".join(
-                f"{lab.value} ({lab.score:.4f})"
+                f"{lab.value} ({score_text(lab.score)})"
                 for lab in self.get_labels(main_label)
                 if lab.data_point is self
             )
@@ -495,90 +570,28 @@ class Sentence(DataPoint):
         return self.to_tagged_string()
 
     # -- serialisation -----------------------------------------------------------------------
-    def to_dict(self, tag_type: str | None = None) -> dict[str, Any]:
-        """A JSON-ready dict that :meth:`from_dict` turns back into an equal sentence.
+    def to_dict(self, tag_type: str | None = None, lossless: bool = False) -> dict[str, Any]:
+        """Flair's dict: ``text``, sentence ``labels``, ``entities`` (labelled spans), ``relations`` and
+        ``tokens`` (each ``text``, ``start_pos``, ``end_pos``, ``labels``); only ``tag_type`` when given.
 
-        Layout: ``text``, ``tokens`` (with ``start`` offsets and ``ws`` spaces after), sentence
-        ``labels``, ``token_labels`` (per layer, a list of ``[token_index, value, score]``) and
-        ``spans`` (``start``, ``end`` token indices, ``type``, ``value``, ``score``).
+        Flair's labels carry no layer name, so ``lossless=True`` gives polytag's form instead, the one
+        :meth:`from_dict` reads back into an equal sentence (see :mod:`polytag.data.sentence_dict`).
         """
-        token_labels: dict[str, list[list[Any]]] = {}
-        spans: list[dict[str, Any]] = []
-        labels: dict[str, list[dict[str, Any]]] = {}
-        layers = [tag_type] if tag_type is not None else list(self.annotation_layers)
-        for layer in layers:
-            for label in self.get_labels(layer):
-                dp = label.data_point
-                if dp is self:
-                    labels.setdefault(layer, []).append({"value": label.value, "score": label.score})
-                elif isinstance(dp, Token):
-                    token_labels.setdefault(layer, []).append([dp.idx - 1, label.value, label.score])
-                elif isinstance(dp, Span):
-                    spans.append(
-                        {
-                            "start": dp.start,
-                            "end": dp.end,
-                            "type": layer,
-                            "value": label.value,
-                            "score": label.score,
-                        }
-                    )
-        out: dict[str, Any] = {
-            "text": self.text,
-            "tokens": [
-                {"text": t.form, "start": t.start_position, "ws": t.whitespace_after} for t in self.tokens
-            ],
+        if lossless:
+            from polytag.data.sentence_dict import lossless_dict
+
+            return lossless_dict(self, tag_type)
+        return {
+            "text": self.to_original_text(),
+            "labels": [label.to_dict() for label in self.get_labels(tag_type) if label.data_point is self],
+            "entities": [span.to_dict(tag_type) for span in self.get_spans(tag_type)],
+            "relations": [],
+            "tokens": [token.to_dict(tag_type) for token in self.tokens],
         }
-        if labels:
-            out["labels"] = labels
-        if token_labels:
-            out["token_labels"] = token_labels
-        if spans:
-            out["spans"] = spans
-        if self.document_id is not None:
-            out["document_id"] = self.document_id
-        if self.metadata:
-            out["metadata"] = dict(self.metadata)
-        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sentence:
-        """Inverse of :meth:`to_dict`. Without ``tokens``, ``text`` is tokenized."""
-        if "tokens" in data:
-            toks = data["tokens"]
-            sentence = cls.from_tokens(
-                [t["text"] if isinstance(t, dict) else str(t) for t in toks],
-                [int(t.get("ws", 1)) if isinstance(t, dict) else 1 for t in toks],
-            )
-            for tok, t in zip(sentence.tokens, toks):
-                if isinstance(t, dict) and "start" in t:
-                    tok.start_position = int(t["start"])
-        else:
-            sentence = cls(data["text"])
-        for layer, values in data.get("labels", {}).items():
-            for v in values:
-                sentence.add_label(layer, v["value"], v.get("score", 1.0))
-        for layer, entries in data.get("token_labels", {}).items():
-            for index, value, score in entries:
-                if not 0 <= index < len(sentence.tokens):
-                    raise IndexError(
-                        f"token label index {index} outside a sentence of {len(sentence)} tokens"
-                    )
-                sentence.tokens[index].add_label(layer, value, score)
-        for sp in data.get("spans", []):
-            sentence.get_span(sp["start"], sp["end"]).add_label(sp["type"], sp["value"], sp.get("score", 1.0))
-        sentence.document_id = data.get("document_id")
-        sentence.metadata = dict(data.get("metadata", {}))
-        return sentence
+        """Inverse of ``to_dict(lossless=True)``. Without ``tokens``, ``text`` is tokenized."""
+        from polytag.data.sentence_dict import sentence_from_dict
 
-
-def link_document(sentences: list[Sentence], document_id: str | None) -> None:
-    """Make ``sentences`` one document: set its id and chain previous/next neighbours."""
-    previous = None
-    for sentence in sentences:
-        sentence.document_id = document_id
-        sentence._previous_sentence = previous
-        sentence._next_sentence = None
-        if previous is not None:
-            previous._next_sentence = sentence
-        previous = sentence
+        return sentence_from_dict(cls, data)

@@ -9,14 +9,19 @@ gradients reach every member that is fine-tuned.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from polytag.data import Sentence
-from polytag.embeddings.base import EmbeddingBatch
+from polytag.embeddings.base import (
+    EmbeddingBatch,
+    as_sentence_list,
+    store_document_vectors,
+    store_token_vectors,
+    stored_document_vector,
+)
 from polytag.embeddings.transformer import EmbeddingConfigError
 from polytag.embeddings.word import TokenEmbeddings
 
@@ -42,8 +47,9 @@ def _check_token_embedding(position: int, embedding: Any) -> None:
 class StackedEmbeddings(TokenEmbeddings):
     """Concatenates the token vectors of several embeddings: ``embedding_length`` is the sum.
 
-    ``overwrite_names`` is accepted for Flair scripts; polytag does not rename the members (their names
-    are part of a transformer's saved settings, and tokens do not keep vectors per name).
+    ``embed`` keeps each member's vectors on the tokens under ``"<position>-<name>"`` (Flair's
+    ``overwrite_names=True``), or under the member's own name with ``overwrite_names=False``. Unlike
+    Flair, the members themselves are not renamed: a transformer's name is part of its saved settings.
     """
 
     def __init__(self, embeddings: Sequence[Any], overwrite_names: bool = True) -> None:
@@ -77,6 +83,12 @@ class StackedEmbeddings(TokenEmbeddings):
 
     def forward_batch(self, sentences: Sequence[Sentence]) -> EmbeddingBatch:
         """The members' ``[B, T, d_i]`` vectors concatenated to ``[B, T, sum]`` (on member 0's device)."""
+        parts, first = self.member_vectors(sentences)
+        return EmbeddingBatch(torch.cat(parts, dim=-1), first.lengths, first.mask, None)
+
+    def member_vectors(self, sentences: Sequence[Sentence]) -> tuple[list[torch.Tensor], EmbeddingBatch]:
+        """Each member's ``[B, T, d_i]`` vectors (one pass each, on member 0's device, one dtype) and
+        member 0's batch (for lengths and mask)."""
         sentences = list(sentences)
         outputs = [e.forward_batch(sentences) for e in self.members()]
         first = outputs[0]
@@ -91,8 +103,24 @@ class StackedEmbeddings(TokenEmbeddings):
                 )
             parts.append(vectors.to(first.token_embeddings.device))
         dtype = torch.promote_types(*(p.dtype for p in parts)) if len(parts) > 1 else parts[0].dtype
-        stacked = torch.cat([p.to(dtype) for p in parts], dim=-1)
-        return EmbeddingBatch(stacked, first.lengths, first.mask, None)
+        return [p.to(dtype) for p in parts], first
+
+    def store_names(self) -> list[str]:
+        """Flair's names for the members' vectors on a token: ``"<position>-<name>"`` (so that
+        ``token.embedding``, vectors in name order, is in stack order and equal names do not collide),
+        or the members' own names with ``overwrite_names=False``."""
+        names = self.get_names()
+        return [f"{i}-{name}" for i, name in enumerate(names)] if self.overwrite_names else names
+
+    def embed(self, sentences: Sentence | Sequence[Sentence]) -> list[Sentence]:
+        """Embed sentences without gradients, Flair style (one pass per member), and return them:
+        each member's vector goes to ``token.embedding`` under :meth:`store_names`."""
+        batch = as_sentence_list(sentences)
+        with torch.no_grad():
+            parts, _ = self.member_vectors(batch)
+        for name, vectors in zip(self.store_names(), parts):
+            store_token_vectors(batch, name, vectors)
+        return batch
 
     def get_names(self) -> list[str]:
         return [str(getattr(e, "name", type(e).__name__)) for e in self.members()]
@@ -139,7 +167,6 @@ class DocumentPoolEmbeddings(torch.nn.Module):
         self.embedding_length = width
         self.document_embedding_length = width
         self.name = f"document_{pooling}"
-        self._stored: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @property
     def fine_tune(self) -> bool:
@@ -147,7 +174,9 @@ class DocumentPoolEmbeddings(torch.nn.Module):
 
     def forward_batch(self, sentences: Sequence[Sentence]) -> EmbeddingBatch:
         """``document_embeddings`` ``[B, embedding_length]``; an empty sentence gets zeros."""
-        tokens = self.embeddings.forward_batch(sentences)
+        return self._pool(self.embeddings.forward_batch(sentences))
+
+    def _pool(self, tokens: EmbeddingBatch) -> EmbeddingBatch:
         vectors = tokens.token_embeddings
         assert vectors is not None
         if self.embedding_flex is not None:
@@ -174,18 +203,22 @@ class DocumentPoolEmbeddings(torch.nn.Module):
         return self.forward_batch(sentences)
 
     def embed(self, sentences: Sentence | Sequence[Sentence]) -> list[Sentence]:
-        """Flair-style: embed without gradients; read with :meth:`get_document_embedding`."""
-        batch = [sentences] if isinstance(sentences, Sentence) else list(sentences)
+        """Embed sentences without gradients, Flair style, and return them: the pooled vector goes to
+        ``sentence.embedding`` (under this module's name) and the token vectors it pooled to
+        ``token.embedding``, as Flair's class does; each member runs once."""
+        batch = as_sentence_list(sentences)
         with torch.no_grad():
-            output = self.forward_batch(batch)
+            parts, first = self.embeddings.member_vectors(batch)
+            output = self._pool(EmbeddingBatch(torch.cat(parts, dim=-1), first.lengths, first.mask, None))
+        for name, vectors in zip(self.embeddings.store_names(), parts):
+            store_token_vectors(batch, name, vectors)
         assert output.document_embeddings is not None
-        for i, sentence in enumerate(batch):
-            self._stored[sentence] = output.document_embeddings[i]
+        store_document_vectors(batch, self.name, output.document_embeddings)
         return batch
 
     def get_document_embedding(self, sentence: Sentence) -> torch.Tensor | None:
-        """The vector from the last :meth:`embed` of ``sentence``."""
-        return self._stored.get(sentence)
+        """The vector :meth:`embed` stored on ``sentence``, or None."""
+        return stored_document_vector(sentence, self.name)
 
     def __str__(self) -> str:
         return self.name

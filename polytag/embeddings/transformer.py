@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -45,7 +44,14 @@ import numpy as np
 import torch
 
 from polytag.data import Sentence
-from polytag.embeddings.base import EmbeddingBatch
+from polytag.embeddings.base import (
+    EmbeddingBatch,
+    as_sentence_list,
+    store_document_vectors,
+    store_token_vectors,
+    stored_document_vector,
+    stored_token_vectors,
+)
 from polytag.embeddings.encoder_config import build_encoder, check_encoder_shapes, encoder_config_from_dict
 from polytag.embeddings.layers import encoder_hidden_states, needs_all_hidden_states, parse_layers
 from polytag.embeddings.planner import BatchPlan, SubtokenPlanner, position_limit
@@ -219,7 +225,6 @@ class TransformerEmbeddings(torch.nn.Module):
         width = hidden * (1 if settings.layer_mean else len(layer_indexes))
         self.document_embedding_length = width
         self.embedding_length = 2 * width if settings.subtoken_pooling == "first_last" else width
-        self._stored: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         if not self.settings.fine_tune:
             self.model.requires_grad_(False)
             self.model.eval()
@@ -423,30 +428,28 @@ class TransformerEmbeddings(torch.nn.Module):
 
     # -- Flair-style convenience -------------------------------------------------------------------------
     def embed(self, sentences: Sentence | Sequence[Sentence]) -> list[Sentence]:
-        """Embed sentences without gradients, Flair style, and return them.
+        """Embed sentences without gradients, Flair style, in one encoder pass, and return them.
 
-        polytag's tokens have no ``embedding`` slot, so the vectors are kept by this module (weakly, they
-        vanish with the sentence): read them with :meth:`get_token_embeddings` and
-        :meth:`get_document_embedding`. Task heads use :meth:`forward_batch` instead.
+        Token vectors go to ``token.embedding`` and the document vector to ``sentence.embedding``,
+        stored under this module's ``name`` (cleared with ``clear_embeddings()``). Task heads call
+        :meth:`forward_batch` instead, which stores nothing.
         """
-        batch = [sentences] if isinstance(sentences, Sentence) else list(sentences)
+        batch = as_sentence_list(sentences)
         with torch.no_grad():
             output = self.forward_batch(batch)
-        for i, sentence in enumerate(batch):
-            tokens = None if output.token_embeddings is None else output.token_embeddings[i, : len(sentence)]
-            document = None if output.document_embeddings is None else output.document_embeddings[i]
-            self._stored[sentence] = (tokens, document)
+        if output.token_embeddings is not None:
+            store_token_vectors(batch, self.name, output.token_embeddings)
+        if output.document_embeddings is not None:
+            store_document_vectors(batch, self.name, output.document_embeddings)
         return batch
 
     def get_token_embeddings(self, sentence: Sentence) -> torch.Tensor | None:
-        """``[len(sentence), embedding_length]`` vectors stored by the last :meth:`embed` of ``sentence``."""
-        stored = self._stored.get(sentence)
-        return None if stored is None else stored[0]
+        """``[len(sentence), embedding_length]``: the token vectors :meth:`embed` stored, or None."""
+        return stored_token_vectors(sentence, [self.name])
 
     def get_document_embedding(self, sentence: Sentence) -> torch.Tensor | None:
-        """The document vector stored by the last :meth:`embed` of ``sentence``."""
-        stored = self._stored.get(sentence)
-        return None if stored is None else stored[1]
+        """The document vector :meth:`embed` stored on ``sentence``, or None."""
+        return stored_document_vector(sentence, self.name)
 
     def extra_repr(self) -> str:
         return (

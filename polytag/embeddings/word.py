@@ -22,7 +22,6 @@ import gzip
 import io
 import os
 import re
-import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -31,7 +30,12 @@ import numpy as np
 import torch
 
 from polytag.data import Sentence
-from polytag.embeddings.base import EmbeddingBatch
+from polytag.embeddings.base import (
+    EmbeddingBatch,
+    as_sentence_list,
+    store_token_vectors,
+    stored_token_vectors,
+)
 from polytag.errors import FormatError, PolytagError
 from polytag.tokenization import MissingDependencyError
 
@@ -72,8 +76,8 @@ class TokenEmbeddings(torch.nn.Module):
 
     Subclasses implement :meth:`forward_batch` and set ``embedding_length``. Like
     :class:`~polytag.embeddings.TransformerEmbeddings`, they hand task heads an
-    :class:`~polytag.embeddings.EmbeddingBatch`, and ``embed`` keeps the vectors for
-    :meth:`get_token_embeddings` (polytag's tokens have no ``embedding`` slot).
+    :class:`~polytag.embeddings.EmbeddingBatch`; ``embed`` keeps the vectors on the tokens
+    (``token.embedding``), as Flair does.
     """
 
     is_token_embedding = True
@@ -83,7 +87,6 @@ class TokenEmbeddings(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self._stored: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def forward_batch(self, sentences: Sequence[Sentence]) -> EmbeddingBatch:
         raise NotImplementedError
@@ -100,19 +103,22 @@ class TokenEmbeddings(torch.nn.Module):
         return torch.device("cpu")
 
     def embed(self, sentences: Sentence | Sequence[Sentence]) -> list[Sentence]:
-        """Embed sentences without gradients, Flair style, and return them (read the vectors with
-        :meth:`get_token_embeddings`)."""
-        batch = [sentences] if isinstance(sentences, Sentence) else list(sentences)
+        """Embed sentences without gradients, Flair style, in one batch, and return them: each token's
+        vector goes to ``token.embedding`` under this module's name (:meth:`store_names`)."""
+        batch = as_sentence_list(sentences)
         with torch.no_grad():
             output = self.forward_batch(batch)
-        for i, sentence in enumerate(batch):
-            assert output.token_embeddings is not None
-            self._stored[sentence] = output.token_embeddings[i, : len(sentence)]
+        assert output.token_embeddings is not None
+        store_token_vectors(batch, self.name, output.token_embeddings)
         return batch
 
+    def store_names(self) -> list[str]:
+        """The names under which :meth:`embed` keeps this module's vectors on a token, in order."""
+        return [self.name]
+
     def get_token_embeddings(self, sentence: Sentence) -> torch.Tensor | None:
-        """``[len(sentence), embedding_length]`` vectors from the last :meth:`embed` of ``sentence``."""
-        return self._stored.get(sentence)
+        """``[len(sentence), embedding_length]``: the vectors :meth:`embed` stored, or None."""
+        return stored_token_vectors(sentence, self.store_names())
 
     def get_document_embedding(self, sentence: Sentence) -> torch.Tensor | None:
         """Token embeddings have no document vector (Flair's DocumentPoolEmbeddings pools them)."""

@@ -2,8 +2,8 @@
 
 Two forms are read:
 
-- the full form of ``Sentence.to_dict()`` (with ``tokens``): tokens, offsets, sentence labels, token
-  labels, spans, scores, ``document_id`` and ``metadata`` come back exactly;
+- the full form, ``Sentence.to_dict(lossless=True)`` (with ``tokens``): tokens, offsets, sentence labels,
+  token labels, spans, scores, ``document_id`` and ``metadata`` come back exactly;
 - a simple form without ``tokens``: ``{"text": ..., "labels": ..., "spans": ...}``. The text is tokenized
   (polytag's tokenizer). ``labels`` is a ``{layer: [value | {"value", "score"}]}`` dict, a list of such
   values or one string (both of layer ``label_type``). A span is ``{"start", "end"}`` in token indices
@@ -92,10 +92,10 @@ def read_jsonl_file(
 
 
 def write_jsonl_file(path: PathLike, sentences: Iterable[Sentence]) -> None:
-    """Write one ``sentence.to_dict()`` a line (UTF-8, not ASCII-escaped), atomically."""
+    """Write one ``sentence.to_dict(lossless=True)`` a line (UTF-8, not ASCII-escaped), atomically."""
     with atomic_writer(path) as out:
         for sentence in sentences:
-            out.write(json.dumps(sentence.to_dict(), ensure_ascii=False) + "\n")
+            out.write(json.dumps(sentence.to_dict(lossless=True), ensure_ascii=False) + "\n")
 
 
 FORMAT = FormatSpec(

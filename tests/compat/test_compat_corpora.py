@@ -33,7 +33,7 @@ def test_trec_6_tutorial(datasets: Path, capsys: pytest.CaptureFixture[str]) -> 
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "Corpus: 9 train + 1 dev + 2 test sentences",
-        'Sentence[9]: "How far is it from Denver to Aspen ?" → NUM (1.0000)',
+        'Sentence[9]: "How far is it from Denver to Aspen ?" → NUM (1.0)',
     ]
     label_dict = corpus.make_label_dictionary(label_type="question_class")
     assert label_dict.get_items() == ["DESC"]
