@@ -22,7 +22,12 @@ from polytag.io import get_model_class, register_model_class
 from polytag.models.base import PREDICTED, Classifier, Model
 from polytag.models.batching import as_sentence_list, select_rows
 from polytag.models.head import Head
-from polytag.models.prediction import TaskLosses, encode_per_task, predict_heads
+from polytag.models.prediction import (
+    TaskLosses,
+    encode_per_task,
+    predict_heads,
+    warn_unused_prediction_options,
+)
 
 log = logging.getLogger("polytag")
 
@@ -41,7 +46,12 @@ __all__ = [
 
 @register_model_class
 class MultitaskModel(Model):
-    """Heads trained together; ``tasks`` maps task ids to heads (Flair's attribute name)."""
+    """Heads trained together; ``tasks`` maps task ids to heads (Flair's attribute name).
+
+    As in Flair, where it is a ``flair.nn.Classifier``, ``Classifier.load`` reads a multitask file.
+    """
+
+    loads_as_classifier = True
 
     def __init__(
         self,
@@ -150,6 +160,7 @@ class MultitaskModel(Model):
         embedding_storage_mode: str = "none",
     ) -> Any:
         """Fill every task's labels (each under its own label type) in one pass per batch."""
+        warn_unused_prediction_options(embedding_storage_mode)
         sentences = as_sentence_list(sentences)
         everything = list(range(len(sentences)))
         names = {task: label_name or head.label_type for task, head in self.heads().items()}
