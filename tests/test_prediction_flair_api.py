@@ -230,6 +230,9 @@ def test_tagger_over_a_stack_of_words_and_a_transformer_saves_and_loads(
     loaded = _same_after_load(tagger, tmp_path / "stack.pt", "pos")
     members = loaded.embeddings.members()
     assert [type(m).__name__ for m in members] == ["WordEmbeddings", "TransformerWordEmbeddings"]
+    from polytag.cli.info import describe  # `polytag info` checks the transformer inside the stack
+
+    assert describe(tmp_path / "stack.pt", verify=True)["problems"] == []
 
 
 def test_text_classifier_over_document_pool_saves_and_loads(vectors_file: Path, tmp_path: Path) -> None:
