@@ -135,7 +135,23 @@ def test_force_token_predictions_puts_bioes_tags_on_tokens(encoder) -> None:
     span_types = sorted(label.value for label in spans.get_labels("ner"))
     singles = sorted(label.value[2:] for label in tags.get_labels("ner") if label.value[0] in "SB")
     assert singles == span_types
-    assert tagger._force_token_predictions is False  # only for that call
+    assert tagger.force_token_predictions_once is False  # only for that call
+
+
+def test_multitask_predict_passes_force_token_predictions_to_its_taggers(encoder) -> None:
+    corpus = make_corpus()
+    ner = TokenClassifier(encoder, corpus.make_label_dictionary("ner"), "ner")
+    train_steps(ner, list(corpus.train), steps=30)
+    pos = TokenClassifier(encoder, corpus.make_label_dictionary("pos"), "pos")
+    model = MultitaskModel([ner, pos])
+    sentence = Sentence(TEXT.split())
+    model.predict(sentence, force_token_predictions=True)
+    tags = [label.value for label in sentence.get_labels("ner")]
+    assert tags and all(label.data_point in list(sentence) for label in sentence.get_labels("ner"))
+    assert len(sentence.get_labels("pos")) == len(sentence)
+    assert ner.force_token_predictions_once is False
+    model.predict(sentence)
+    assert all(label.data_point not in list(sentence) for label in sentence.get_labels("ner"))
 
 
 def test_force_token_predictions_changes_nothing_on_a_token_layer(encoder) -> None:

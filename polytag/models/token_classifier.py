@@ -146,7 +146,9 @@ class TokenClassifier(Classifier):
         return loss, count
 
     # -- labels ------------------------------------------------------------------------------------
-    _force_token_predictions = False  # set for one predict() call only
+    force_token_predictions_once = (
+        False  # set by predict() for that call only (public: MultitaskModel sets it)
+    )
 
     def predict(
         self,
@@ -161,7 +163,7 @@ class TokenClassifier(Classifier):
     ) -> Any:
         """Flair's tagger ``predict``: ``force_token_predictions`` puts the BIOES tags of a span layer on
         the tokens (e.g. ``S-LOC``) instead of span labels; on a token layer it changes nothing."""
-        self._force_token_predictions = force_token_predictions
+        self.force_token_predictions_once = force_token_predictions
         try:
             return super().predict(
                 sentences,
@@ -173,7 +175,7 @@ class TokenClassifier(Classifier):
                 embedding_storage_mode=embedding_storage_mode,
             )
         finally:
-            del self._force_token_predictions
+            del self.force_token_predictions_once
 
     def _tag_probabilities(self, logits: torch.Tensor, batch: EmbeddingBatch) -> torch.Tensor:
         return logits.float().softmax(dim=-1)
@@ -208,7 +210,7 @@ class TokenClassifier(Classifier):
             self.tag_dictionary.idx2item,
             self.predict_spans,
             label_name,
-            force_token_predictions=self._force_token_predictions,
+            force_token_predictions=self.force_token_predictions_once,
         )
 
     def evaluation_items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
