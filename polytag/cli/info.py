@@ -78,10 +78,25 @@ def _embedding_problems(config: Any) -> list[str]:
     embeddings = config.get("embeddings") if isinstance(config, dict) else None
     for key, emb_config in embeddings.items() if isinstance(embeddings, dict) else []:
         try:
-            checked_embedding_config(emb_config)
+            for transformer_config in _transformer_configs(emb_config):
+                checked_embedding_config(transformer_config)
         except PolytagError as error:
             problems.append(f"encoder {key}: {error}")
     return problems
+
+
+def _transformer_configs(config: Any) -> list[Any]:
+    """The transformer configs in an embedding config: itself, or those inside a stack / pool (word
+    vectors have none; their vocabulary is checked when the model is built)."""
+    name = config.get("class") if isinstance(config, dict) else None
+    if name in ("StackedEmbeddings", "DocumentPoolEmbeddings"):
+        inner = config.get("embeddings")
+        return [
+            c
+            for member in (inner if isinstance(inner, list) else [inner])
+            for c in _transformer_configs(member)
+        ]
+    return [] if name == "WordEmbeddings" else [config]
 
 
 def describe(path: str | os.PathLike, verify: bool = False) -> dict[str, Any]:

@@ -94,7 +94,7 @@ class _PartOfSentence(DataPoint):
 class Token(_PartOfSentence):
     """One word of a sentence with its character offset (``idx`` is 1-based, as in Flair)."""
 
-    __slots__ = ("form", "idx", "start_position", "whitespace_after", "sentence")
+    __slots__ = ("form", "idx", "start_position", "whitespace_after", "sentence", "tags_proba_dist")
 
     def __init__(
         self,
@@ -126,6 +126,16 @@ class Token(_PartOfSentence):
 
     def text_offsets(self) -> tuple[int, int]:
         return (self.start_position, self.end_position)
+
+    def add_tags_proba_dist(self, tag_type: str, tags: list[Label]) -> None:
+        """Keep every class's probability for ``tag_type`` (an all-classes prediction writes it)."""
+        if not hasattr(self, "tags_proba_dist"):
+            self.tags_proba_dist: dict[str, list[Label]] = {}
+        self.tags_proba_dist[tag_type] = tags
+
+    def get_tags_proba_dist(self, tag_type: str) -> list[Label]:
+        """One Label per class (dictionary order) from the last all-classes prediction; [] if none."""
+        return list(getattr(self, "tags_proba_dist", {}).get(tag_type, []))
 
     def __len__(self) -> int:
         return len(self.form)

@@ -128,6 +128,51 @@ class StackedEmbeddings(TokenEmbeddings):
     def __str__(self) -> str:
         return f"StackedEmbeddings [{','.join(self.get_names())}]"
 
+    # -- model files ----------------------------------------------------------------------------------
+    def to_config(self) -> dict[str, Any]:
+        """The members' configs in order (each member's weights are in the model's state dict)."""
+        from polytag.errors import ModelFileError
+
+        members = []
+        for position, member in enumerate(self.members()):
+            if not hasattr(member, "to_config"):
+                raise ModelFileError(
+                    f"StackedEmbeddings: entry {position} ({type(member).__name__}) cannot be saved in a "
+                    "model file (it has no to_config)"
+                )
+            members.append(member.to_config())
+        return {"class": type(self).__name__, "embeddings": members, "overwrite_names": self.overwrite_names}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], header_shapes: Any = None) -> StackedEmbeddings:
+        """Rebuild the stack from :meth:`to_config` output; each member's class comes from a fixed
+        allow-list by its config's ``"class"`` (transformer embeddings, word vectors, stacks)."""
+        from polytag.embeddings.transformer import TransformerEmbeddings
+        from polytag.embeddings.word import WordEmbeddings
+        from polytag.errors import ModelFileError
+
+        members = config.get("embeddings")
+        if not isinstance(members, list) or not members or not all(isinstance(m, dict) for m in members):
+            raise ModelFileError(
+                "StackedEmbeddings config entry 'embeddings': expected a list of embedding configs"
+            )
+        built: list[Any] = []
+        for member in members:
+            name = member.get("class")
+            if name == "StackedEmbeddings":
+                built.append(cls.from_config(member, header_shapes))
+            elif name == "WordEmbeddings":
+                built.append(WordEmbeddings.from_config(member, header_shapes))
+            elif name in (
+                "TransformerEmbeddings",
+                "TransformerWordEmbeddings",
+                "TransformerDocumentEmbeddings",
+            ):
+                built.append(TransformerEmbeddings.from_config(member, header_shapes=header_shapes))
+            else:
+                raise ModelFileError(f"StackedEmbeddings config: unknown member class {name!r}")
+        return cls(built, overwrite_names=bool(config.get("overwrite_names", True)))
+
 
 class DocumentPoolEmbeddings(torch.nn.Module):
     """One vector per sentence: the mean (or max / min) of its stacked token vectors (Flair's class).
@@ -222,3 +267,32 @@ class DocumentPoolEmbeddings(torch.nn.Module):
 
     def __str__(self) -> str:
         return self.name
+
+    # -- model files ----------------------------------------------------------------------------------
+    def to_config(self) -> dict[str, Any]:
+        """Pooling settings and the pooled stack's config (the weights are in the model's state dict)."""
+        return {
+            "class": type(self).__name__,
+            "embeddings": self.embeddings.to_config(),
+            "pooling": self.pooling,
+            "fine_tune_mode": self.fine_tune_mode,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], header_shapes: Any = None) -> DocumentPoolEmbeddings:
+        """Rebuild from :meth:`to_config` output (a bad entry is a ModelFileError naming it)."""
+        from polytag.errors import ModelFileError
+
+        stack = config.get("embeddings")
+        if not isinstance(stack, dict) or stack.get("class") != "StackedEmbeddings":
+            raise ModelFileError(
+                "DocumentPoolEmbeddings config entry 'embeddings': expected a StackedEmbeddings config"
+            )
+        try:
+            return cls(
+                StackedEmbeddings.from_config(stack, header_shapes),
+                fine_tune_mode=config.get("fine_tune_mode", "none"),
+                pooling=config.get("pooling", "mean"),
+            )
+        except EmbeddingConfigError as error:
+            raise ModelFileError(f"DocumentPoolEmbeddings config: {error}") from None

@@ -376,3 +376,59 @@ class WordEmbeddings(TokenEmbeddings):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, words={len(self.vocab)}, embedding_length={self.embedding_length}"
+
+    # -- model files (no pickle: the words go into the JSON config, the table into the tensors) ---------
+    def to_config(self) -> dict[str, Any]:
+        """Settings and vocabulary that rebuild this module offline (the vectors are its state dict)."""
+        words = sorted(self.vocab, key=self.vocab.__getitem__)
+        if [self.vocab[w] for w in words] != list(range(len(words))):
+            raise ValueError(
+                f"WordEmbeddings {self.name!r}: the vocabulary's rows are not 0..{len(words) - 1}"
+            )
+        return {
+            "class": type(self).__name__,
+            "name": Path(self.name).name if os.sep in self.name else self.name,  # no local paths in files
+            "field": self.field,
+            "fine_tune": bool(self.fine_tune),
+            "stable": self.layer_norm is not None,
+            "embedding_length": self.embedding_length,
+            "vocab": words,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], header_shapes: Any = None) -> WordEmbeddings:
+        """Rebuild from :meth:`to_config` output with a zero table (the caller loads the state dict next);
+        allocates on the current default device, so a ``meta`` skeleton costs nothing. ``header_shapes``
+        is accepted for the loader's uniform call; the loader compares the whole state dict itself."""
+        from polytag.errors import ModelFileError
+
+        words, dim = config.get("vocab"), config.get("embedding_length")
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ModelFileError("WordEmbeddings config entry 'vocab': expected a list of words")
+        if len(set(words)) != len(words):
+            raise ModelFileError("WordEmbeddings config entry 'vocab': a word is listed twice")
+        if isinstance(dim, bool) or not isinstance(dim, int) or not 0 < dim <= 65536:
+            raise ModelFileError(
+                f"WordEmbeddings config entry 'embedding_length': expected 1..65536, got {dim!r}"
+            )
+        for key in ("fine_tune", "stable"):
+            if not isinstance(config.get(key, False), bool):
+                raise ModelFileError(f"WordEmbeddings config entry {key!r}: expected true or false")
+        for key in ("name", "field"):
+            if config.get(key) is not None and not isinstance(config[key], str):
+                raise ModelFileError(f"WordEmbeddings config entry {key!r}: expected a string")
+        module = cls.__new__(cls)
+        TokenEmbeddings.__init__(module)
+        fine_tune = bool(config.get("fine_tune", False))
+        module.vocab = {word: i for i, word in enumerate(words)}
+        module.name = config.get("name") or "WordEmbeddings"
+        module.field = config.get("field")
+        module.fine_tune = fine_tune
+        module.static_embeddings = not fine_tune
+        module.embedding_length = dim
+        module.embedding = torch.nn.Embedding(len(words) + 1, dim)  # + <unk>
+        module.embedding.weight.requires_grad_(fine_tune)
+        stable = bool(config.get("stable", False))
+        module.layer_norm = torch.nn.LayerNorm(dim, elementwise_affine=fine_tune) if stable else None
+        module._index_cache = {}
+        return module

@@ -24,7 +24,7 @@ from polytag.evaluation import Result, evaluate_items
 from polytag.io import save_model_file
 from polytag.models.batching import as_sentence_list, encoder_lengths, length_sorted_batches
 from polytag.models.head import Head
-from polytag.models.prediction import predict_heads
+from polytag.models.prediction import predict_heads, warn_unused_prediction_options
 from polytag.nn.decoder import decoder_config
 from polytag.nn.int8 import Int8Linear
 
@@ -59,6 +59,8 @@ class Model(torch.nn.Module, metaclass=abc.ABCMeta):
     """Shared behaviour of every polytag model (single heads and :class:`MultitaskModel`)."""
 
     label_type: str
+    # Flair's MultitaskModel is a Classifier: ``Classifier.load`` accepts a model class that sets this
+    loads_as_classifier: bool = False
 
     # -- what subclasses provide -----------------------------------------------------------------
     @abc.abstractmethod
@@ -112,11 +114,26 @@ class Model(torch.nn.Module, metaclass=abc.ABCMeta):
                 seen.setdefault(id(module), module)
         return list(seen.values())
 
+    def saved_embeddings(self) -> list[Any]:
+        """The distinct embedding modules the heads use (a transformer, a stack, a pool), each saved once."""
+        seen: dict[int, Any] = {}
+        for module in self.modules():
+            if isinstance(module, Head):
+                seen.setdefault(id(module.embeddings), module.embeddings)
+        return list(seen.values())
+
     def save(self, model_file: str | os.PathLike) -> None:
         """Write the model as one safetensors file with a JSON config (atomic; no pickle)."""
         if any(isinstance(module, Int8Linear) for module in self.modules()):
             raise ValueError("an int8 model is for inference only; save the float32 model it was loaded from")
-        embeddings = self.embedding_modules()
+        embeddings = self.saved_embeddings()
+        for module in embeddings:
+            if not callable(getattr(module, "to_config", None)):
+                raise ModelFileError(
+                    f"cannot save a model over {type(module).__name__}: it cannot describe itself in a "
+                    "model file (savable: transformer embeddings, WordEmbeddings, StackedEmbeddings, "
+                    "DocumentPoolEmbeddings)"
+                )
         ids = {id(e): str(i) for i, e in enumerate(embeddings)}
         config = {
             "class": type(self).__name__,
@@ -146,6 +163,11 @@ class Model(torch.nn.Module, metaclass=abc.ABCMeta):
 
         return load_model(cls, model_path, device=device, dtype=dtype, quantize=quantize)
 
+    @classmethod
+    def can_load(cls, model_cls: type) -> bool:
+        """Whether ``cls.load`` returns a ``model_cls`` read from a file (its subclasses, by default)."""
+        return issubclass(model_cls, cls)
+
 
 class Classifier(Model, Head):
     """A head over one encoder: scores -> labels, with the shared predict and evaluate loops.
@@ -155,6 +177,13 @@ class Classifier(Model, Head):
     """
 
     evaluation_kind = "token"
+
+    @classmethod
+    def can_load(cls, model_cls: type) -> bool:
+        """``Classifier.load`` (Flair's ``flair.nn.Classifier.load``) also returns a MultitaskModel."""
+        return issubclass(model_cls, cls) or (
+            cls is Classifier and getattr(model_cls, "loads_as_classifier", False)
+        )
 
     def __init__(self, embeddings: TransformerEmbeddings, label_dictionary: Any, label_type: str) -> None:
         super().__init__()
@@ -189,6 +218,7 @@ class Classifier(Model, Head):
         ``label_name`` layer is replaced; other layers (gold labels of other types) are left alone.
         With ``return_loss`` returns (summed loss, item count).
         """
+        warn_unused_prediction_options(embedding_storage_mode)
         sentences = as_sentence_list(sentences)
         task = self.label_type
         losses = predict_heads(

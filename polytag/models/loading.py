@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from polytag.embeddings import TransformerEmbeddings
+from polytag.embeddings import (
+    DocumentPoolEmbeddings,
+    StackedEmbeddings,
+    TransformerEmbeddings,
+    WordEmbeddings,
+)
 from polytag.errors import ModelFileError
 from polytag.io import (
     get_model_class,
@@ -51,13 +56,27 @@ def _with_path(path: Path, error: Exception) -> ModelFileError:
     return ModelFileError(message)
 
 
+def embeddings_from_config(config: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> Any:
+    """The embedding module one saved entry describes; the class comes from a fixed allow-list by the
+    entry's ``"class"`` (classic embeddings by name, anything else is checked as a transformer)."""
+    classic: dict[str, Any] = {
+        "WordEmbeddings": WordEmbeddings,
+        "StackedEmbeddings": StackedEmbeddings,
+        "DocumentPoolEmbeddings": DocumentPoolEmbeddings,
+    }
+    name = config.get("class") if isinstance(config, dict) else None
+    if isinstance(name, str) and name in classic:
+        return classic[name].from_config(config, header_shapes=shapes)
+    return TransformerEmbeddings.from_config(config, header_shapes=shapes)
+
+
 def build_from_config(
     path: Path, model_cls: type[Model], config: dict[str, Any], shapes: dict[str, tuple[int, ...]]
 ) -> Model:
     """The model ``config`` describes, with fresh weights, on the current default device."""
     try:
         embeddings = {
-            key: TransformerEmbeddings.from_config(emb_config, header_shapes=shapes)
+            key: embeddings_from_config(emb_config, shapes)
             for key, emb_config in config.get("embeddings", {}).items()
         }
         return model_cls.from_config(config["model"], embeddings)
@@ -124,7 +143,7 @@ def load_model(
     info = inspect_model_file(path, check_config=True)
     config = info["config"]
     model_cls = get_model_class(config.get("class", ""))
-    if not issubclass(model_cls, cls):
+    if not cls.can_load(model_cls):
         raise ModelFileError(f"{path}: holds a {model_cls.__name__}, not a {cls.__name__}")
     check_skeleton(path, model_cls, config, info)
     tensors = load_model_tensors(path, info)

@@ -22,7 +22,13 @@ from polytag.io import get_model_class, register_model_class
 from polytag.models.base import PREDICTED, Classifier, Model
 from polytag.models.batching import as_sentence_list, select_rows
 from polytag.models.head import Head
-from polytag.models.prediction import TaskLosses, encode_per_task, predict_heads
+from polytag.models.prediction import (
+    TaskLosses,
+    encode_per_task,
+    predict_heads,
+    warn_unused_prediction_options,
+)
+from polytag.models.token_classifier import TokenClassifier
 
 log = logging.getLogger("polytag")
 
@@ -41,7 +47,12 @@ __all__ = [
 
 @register_model_class
 class MultitaskModel(Model):
-    """Heads trained together; ``tasks`` maps task ids to heads (Flair's attribute name)."""
+    """Heads trained together; ``tasks`` maps task ids to heads (Flair's attribute name).
+
+    As in Flair, where it is a ``flair.nn.Classifier``, ``Classifier.load`` reads a multitask file.
+    """
+
+    loads_as_classifier = True
 
     def __init__(
         self,
@@ -148,26 +159,37 @@ class MultitaskModel(Model):
         label_name: str | None = None,
         return_loss: bool = False,
         embedding_storage_mode: str = "none",
+        force_token_predictions: bool = False,
     ) -> Any:
-        """Fill every task's labels (each under its own label type) in one pass per batch."""
+        """Fill every task's labels (each under its own label type) in one pass per batch.
+
+        ``force_token_predictions`` reaches the tagger tasks, as Flair passes it on to each task."""
+        warn_unused_prediction_options(embedding_storage_mode)
         sentences = as_sentence_list(sentences)
         everything = list(range(len(sentences)))
         names = {task: label_name or head.label_type for task, head in self.heads().items()}
         if label_name is not None and len(self.tasks) > 1:
             names = {task: f"{label_name}_{task}" for task in self.tasks}
-        losses = self._summed(
-            predict_heads(
-                self,
-                self.heads(),
-                sentences,
-                {task: everything for task in self.tasks},
-                names,
-                mini_batch_size,
-                return_loss=return_loss,
-                return_probabilities_for_all_classes=return_probabilities_for_all_classes,
-                verbose=verbose,
+        taggers = [head for head in self.heads().values() if isinstance(head, TokenClassifier)]
+        for tagger in taggers:
+            tagger.force_token_predictions_once = force_token_predictions
+        try:
+            losses = self._summed(
+                predict_heads(
+                    self,
+                    self.heads(),
+                    sentences,
+                    {task: everything for task in self.tasks},
+                    names,
+                    mini_batch_size,
+                    return_loss=return_loss,
+                    return_probabilities_for_all_classes=return_probabilities_for_all_classes,
+                    verbose=verbose,
+                )
             )
-        )
+        finally:
+            for tagger in taggers:
+                del tagger.force_token_predictions_once
         if return_loss:
             return sum(v[0] for v in losses.values()), sum(v[1] for v in losses.values())
         return None

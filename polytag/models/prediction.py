@@ -8,6 +8,7 @@ The sentences' own order is never changed.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 
 import torch
@@ -20,6 +21,25 @@ from polytag.models.head import Head
 
 # per task: the (summed loss, item count) of every batch, in batch order
 TaskLosses = dict[str, list[tuple[torch.Tensor, int]]]
+
+STORAGE_MODES = ("none", "cpu", "gpu")
+
+
+def warn_unused_prediction_options(embedding_storage_mode: str | None) -> None:
+    """Flair's ``embedding_storage_mode`` keeps the vectors on the tokens after ``predict``; polytag
+    recomputes them and never stores any, so anything but ``"none"`` is accepted with a warning."""
+    if embedding_storage_mode is None or embedding_storage_mode == "none":
+        return
+    if embedding_storage_mode not in STORAGE_MODES:
+        raise ValueError(
+            f"embedding_storage_mode must be one of {STORAGE_MODES}, got {embedding_storage_mode!r}"
+        )
+    warnings.warn(
+        f"predict(embedding_storage_mode={embedding_storage_mode!r}) is ignored: polytag does not keep "
+        "embeddings on the tokens after predicting (call embeddings.embed(sentence) to get vectors)",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def encoder_groups(heads: Mapping[str, Head]) -> list[tuple[TransformerEmbeddings, list[str]]]:

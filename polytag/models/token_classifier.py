@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from polytag.data import Dictionary, Sentence, Span, Token
+from polytag.data import Dictionary, Label, Sentence, Span, Token
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.io import register_model_class
 from polytag.models.base import Classifier, linear_decoder
@@ -32,23 +32,34 @@ def write_tag_decisions(
     items: list[str],
     predict_spans: bool,
     label_name: str,
+    force_token_predictions: bool = False,
 ) -> None:
-    """Labels from per-token tag decisions: spans (mean tag score as confidence) or token labels (with
-    every class's probability when ``all_probs`` is given). Shared with the ONNX predictor."""
+    """Labels from per-token tag decisions (shared with the ONNX predictor), as Flair's tagger writes them.
+
+    Span layers get span labels (mean tag score as confidence) or, with ``force_token_predictions``, the
+    BIOES tags themselves on the tokens ("O" skipped); other layers get each token's best tag. With
+    ``all_probs`` every token also keeps every tag's probability, read with
+    ``token.get_tags_proba_dist(label_name)``; the predicted label stays the token's label.
+    """
     for row, sentence in enumerate(sentences):
-        if predict_spans:
+        tokens = sentence.tokens
+        if all_probs is not None:
+            for k in range(len(tags[row])):
+                token = tokens[k]
+                distribution = [
+                    Label(token, items[c], p, label_name) for c, p in enumerate(all_probs[row][k])
+                ]
+                token.add_tags_proba_dist(label_name, distribution)
+        if predict_spans and not force_token_predictions:
             names = [items[t] for t in tags[row]]
             for start, end, kind in tags_to_spans(names):
                 confidence = sum(scores[row][start:end]) / (end - start)
                 sentence.get_span(start, end).add_label(label_name, kind, confidence)
             continue
-        tokens = sentence.tokens
         for k, (tag, score) in enumerate(zip(tags[row], scores[row])):
-            if all_probs is not None:
-                for c, p in enumerate(all_probs[row][k]):
-                    tokens[k].add_label(label_name, items[c], p)
-            else:
-                tokens[k].add_label(label_name, items[tag], score)
+            if predict_spans and items[tag] == "O":
+                continue
+            tokens[k].add_label(label_name, items[tag], score)
 
 
 @register_model_class
@@ -135,6 +146,37 @@ class TokenClassifier(Classifier):
         return loss, count
 
     # -- labels ------------------------------------------------------------------------------------
+    force_token_predictions_once = (
+        False  # set by predict() for that call only (public: MultitaskModel sets it)
+    )
+
+    def predict(
+        self,
+        sentences: Sentence | list[Sentence],
+        mini_batch_size: int = 32,
+        return_probabilities_for_all_classes: bool = False,
+        verbose: bool = False,
+        label_name: str | None = None,
+        return_loss: bool = False,
+        embedding_storage_mode: str = "none",
+        force_token_predictions: bool = False,
+    ) -> Any:
+        """Flair's tagger ``predict``: ``force_token_predictions`` puts the BIOES tags of a span layer on
+        the tokens (e.g. ``S-LOC``) instead of span labels; on a token layer it changes nothing."""
+        self.force_token_predictions_once = force_token_predictions
+        try:
+            return super().predict(
+                sentences,
+                mini_batch_size=mini_batch_size,
+                return_probabilities_for_all_classes=return_probabilities_for_all_classes,
+                verbose=verbose,
+                label_name=label_name,
+                return_loss=return_loss,
+                embedding_storage_mode=embedding_storage_mode,
+            )
+        finally:
+            del self.force_token_predictions_once
+
     def _tag_probabilities(self, logits: torch.Tensor, batch: EmbeddingBatch) -> torch.Tensor:
         return logits.float().softmax(dim=-1)
 
@@ -161,7 +203,14 @@ class TokenClassifier(Classifier):
         tags, scores = self._best_tags(probs, logits, batch)
         all_probs = probs.tolist() if return_probabilities_for_all_classes else None
         write_tag_decisions(
-            sentences, tags, scores, all_probs, self.tag_dictionary.idx2item, self.predict_spans, label_name
+            sentences,
+            tags,
+            scores,
+            all_probs,
+            self.tag_dictionary.idx2item,
+            self.predict_spans,
+            label_name,
+            force_token_predictions=self.force_token_predictions_once,
         )
 
     def evaluation_items(self, sentences: list[Sentence], label_name: str, offset: int) -> list[tuple]:
