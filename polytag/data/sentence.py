@@ -13,7 +13,7 @@ from sys import intern
 from typing import Any, Union
 
 from polytag.data.context import DOCSTART, DocumentContext, link_document
-from polytag.data.label import ARROW, DataPoint, Label, score_text
+from polytag.data.label import ARROW, DataPoint, Label, point_score_text
 from polytag.data.tokenizer import Tokenizer, tokenize, whitespace_tokenize
 
 __all__ = ["ARROW", "DOCSTART", "DataPoint", "Label", "Sentence", "Span", "Token", "link_document"]
@@ -556,7 +556,7 @@ class Sentence(DataPoint, DocumentContext):
             self._own_label_string(add_score=True)
             if main_label is None
             else "; ".join(
-                f"{lab.value} ({score_text(lab.score)})"
+                f"{lab.value} ({point_score_text(lab.score)})"
                 for lab in self.get_labels(main_label)
                 if lab.data_point is self
             )
