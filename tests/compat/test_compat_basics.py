@@ -131,7 +131,9 @@ def test_label_a_span_by_slicing(capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="a token with labels in two layers prints once per label, not '\"Mr\"/NNP/mr'")
+@pytest.mark.xfail(
+    strict=True, reason="a token with labels in two layers prints once per label, not '\"Mr\"/NNP/mr'"
+)
 def test_token_with_two_layers_prints_once(capsys: pytest.CaptureFixture[str]) -> None:
     sentence = Sentence("Mr Smith loves New York")
     sentence[0].add_label("pos", "NNP")

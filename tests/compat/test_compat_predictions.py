@@ -213,7 +213,8 @@ def test_tagging_parts_of_speech(model_files: dict[str, Path], capsys: pytest.Ca
     tagger.predict(sentence)
     print(sentence)
     assert printed(capsys) == [
-        'Sentence[6]: "Dirk went to the store." → ["Dirk"/NNP, "went"/VBD, "to"/IN, "the"/DT, "store"/NN, "."/.]'
+        'Sentence[6]: "Dirk went to the store." → '
+        '["Dirk"/NNP, "went"/VBD, "to"/IN, "the"/DT, "store"/NN, "."/.]'
     ]
 
 

@@ -198,7 +198,8 @@ def test_train_pos_tagger_log_report_and_reload(
     assert re.search(r"EPOCH 2 done: loss \d+\.\d{4} - lr: 0\.100000$", log, re.M)
     assert re.search(r"DEV : loss \d+\.\d+ - f1-score \(micro avg\)  ?\d\.\d{4}$", log, re.M)
     assert re.search(
-        r"^Results( \(\d+ [a-z ]+\))?:\n- F-score \(micro\) \d\.\d{4}\n- F-score \(macro\) \d\.\d{4}\n- Accuracy",
+        r"^Results( \(\d+ [a-z ]+\))?:\n- F-score \(micro\) \d\.\d{4}\n"
+        r"- F-score \(macro\) \d\.\d{4}\n- Accuracy",
         log,
         re.M,
     )
