@@ -76,7 +76,7 @@ def pos_chunk_run(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Pa
     )
     multitask_model, multicorpus = make_multitask_model_and_corpus([(model_1, corpus_1), (model_2, corpus_2)])
     trainer = ModelTrainer(multitask_model, multicorpus)
-    trainer.fine_tune(base, learning_rate=5e-3, mini_batch_size=4, max_epochs=12, **QUIET)
+    trainer.fine_tune(base, learning_rate=5e-3, mini_batch_size=4, max_epochs=8, **QUIET)
     return base
 
 
@@ -87,10 +87,10 @@ def printed(capsys: pytest.CaptureFixture[str]) -> list[str]:
 def test_multitask_log_evaluates_each_task(pos_chunk_run: Path) -> None:
     log = (pos_chunk_run / "training.log").read_text(encoding="utf-8")
     task_line = r"^.* {} - TokenClassifier - loss: \d+\.\d+ - f1-score \(micro avg\) +\d\.\d{{4}}$"
-    assert len(re.findall(task_line.format("Task_0"), log, re.M)) == 12
-    assert len(re.findall(task_line.format("Task_1"), log, re.M)) == 12
-    assert re.search(r"EPOCH 12 done: loss \d+\.\d{4} - lr: ", log)
-    assert len(re.findall(r"DEV : loss \d+\.\d+ - f1-score \(micro avg\) +\d\.\d{4}$", log, re.M)) == 12
+    assert len(re.findall(task_line.format("Task_0"), log, re.M)) == 8
+    assert len(re.findall(task_line.format("Task_1"), log, re.M)) == 8
+    assert re.search(r"EPOCH 8 done: loss \d+\.\d{4} - lr: ", log)
+    assert len(re.findall(r"DEV : loss \d+\.\d+ - f1-score \(micro avg\) +\d\.\d{4}$", log, re.M)) == 8
 
 
 def test_multitask_predicts_all_tasks(pos_chunk_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,7 +156,7 @@ def test_token_and_document_task(
     )
     multitask_model, multicorpus = make_multitask_model_and_corpus([(model_1, corpus_1), (model_2, corpus_2)])
     ModelTrainer(multitask_model, multicorpus).fine_tune(
-        tmp_path / "multitask_news_data", learning_rate=5e-3, mini_batch_size=4, max_epochs=12, **QUIET
+        tmp_path / "multitask_news_data", learning_rate=5e-3, mini_batch_size=4, max_epochs=8, **QUIET
     )
     model = MultitaskModel.load(tmp_path / "multitask_news_data" / "final-model.pt")
     sentence = Sentence("IBM made a lot of profit.")
@@ -204,7 +204,7 @@ def test_span_classifier_with_prototypes_and_candidates(tmp_path: Path, tiny_enc
         learning_rate=5e-3,
         mini_batch_size=4,
         mini_batch_chunk_size=1,
-        max_epochs=8,
+        max_epochs=4,
         **QUIET,
     )
     model = SpanClassifier.load(tmp_path / "zelda-nel" / "final-model.pt")
@@ -268,7 +268,7 @@ def aligned_model(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Pa
     multitask_model = MultitaskModel([ner_model, nel_model], use_all_tasks=True)
     base = tmp_path_factory.mktemp("aligned") / "zelda_with_mention"
     ModelTrainer(multitask_model, corpus).fine_tune(
-        base, learning_rate=5e-3, mini_batch_size=4, max_epochs=12, **QUIET
+        base, learning_rate=5e-3, mini_batch_size=4, max_epochs=8, **QUIET
     )
     return base / "final-model.pt"
 

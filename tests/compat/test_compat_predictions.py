@@ -89,7 +89,7 @@ def model_files(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Path
         reproject_embeddings=False,
     )
     ModelTrainer(tagger, corpus).fine_tune(
-        root / "ner", learning_rate=5e-3, mini_batch_size=4, max_epochs=10, **QUIET
+        root / "ner", learning_rate=5e-3, mini_batch_size=4, max_epochs=6, **QUIET
     )
 
     corpus = Corpus(pos_sentences() * 4, pos_sentences(), pos_sentences())
@@ -103,7 +103,7 @@ def model_files(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Path
         reproject_embeddings=False,
     )
     ModelTrainer(pos_tagger, corpus).fine_tune(
-        root / "pos", learning_rate=5e-3, mini_batch_size=4, max_epochs=10, **QUIET
+        root / "pos", learning_rate=5e-3, mini_batch_size=4, max_epochs=6, **QUIET
     )
 
     corpus = Corpus(sentiment_sentences() * 4, sentiment_sentences(), sentiment_sentences())
@@ -113,7 +113,7 @@ def model_files(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Path
         label_type="sentiment",
     )
     ModelTrainer(classifier, corpus).fine_tune(
-        root / "sentiment", learning_rate=5e-3, mini_batch_size=4, max_epochs=10, **QUIET
+        root / "sentiment", learning_rate=5e-3, mini_batch_size=4, max_epochs=6, **QUIET
     )
     return {name: root / name / "final-model.pt" for name in ("ner", "pos", "sentiment")}
 
