@@ -149,3 +149,22 @@ def test_to_tagged_string_for_one_layer(capsys: pytest.CaptureFixture[str]) -> N
     sentence[0].add_label("lemma", "mr")
     print(sentence.to_tagged_string("pos"))
     assert printed(capsys) == ['Sentence[5]: "Mr Smith loves New York" → ["Mr"/NNP]']
+
+
+@pytest.mark.xfail(strict=True, reason="a labelled Sentence cannot be pickled or deep-copied (mappingproxy)")
+def test_labelled_sentence_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    sentence = Sentence("The grass is green.")
+    sentence.add_label("sentiment", "POSITIVE")
+    sentence[0:2].add_label("ner", "PLANT")
+    for clone in (pickle.loads(pickle.dumps(sentence)), copy.deepcopy(sentence)):
+        assert str(clone) == str(sentence)
+
+
+@pytest.mark.xfail(strict=True, reason="Sentence has no add_metadata/get_metadata")
+def test_sentence_metadata() -> None:
+    sentence = Sentence("The grass is green.")
+    sentence.add_metadata("source", "tutorial")
+    assert sentence.get_metadata("source") == "tutorial"
