@@ -50,13 +50,12 @@ _NO_METADATA: Mapping[str, Any] = _EmptyMetadata()
 
 
 def score_text(score: float) -> str:
-    """A score as Flair 0.15.1 prints a Label: ``round(score, 4)``, so ``1.0`` and ``0.9989``."""
+    """A score as Flair's documentation prints it: ``round(score, 4)``, so ``1.0`` and ``0.9989``.
+
+    Flair 0.15.1's code prints a Label so, but four decimals after a token or sentence; its tutorials show
+    ``(1.0)`` everywhere, and a ported script is compared with those, so polytag prints one way.
+    """
     return str(round(score, 4))
-
-
-def point_score_text(score: float) -> str:
-    """A score as Flair 0.15.1 prints it after a token or sentence (``Token[0]: "Hi" → X (1.0000)``)."""
-    return f"{score:.4f}"
 
 
 class Label:
@@ -205,7 +204,7 @@ class DataPoint:
         for label in self.labels:
             if label.data_point is not self:
                 continue
-            values.append(f"{label.value} ({point_score_text(label.score)})" if add_score else label.value)
+            values.append(f"{label.value} ({score_text(label.score)})" if add_score else label.value)
         return "; ".join(values)
 
     # -- embeddings: named vectors, set only by an explicit ``embed`` call (never by training) ---

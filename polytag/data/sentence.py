@@ -13,7 +13,8 @@ from sys import intern
 from typing import Any, Union
 
 from polytag.data.context import DOCSTART, DocumentContext, link_document
-from polytag.data.label import ARROW, DataPoint, Label, point_score_text
+from polytag.data.label import ARROW, DataPoint, Label
+from polytag.data.printing import tagged_string
 from polytag.data.tokenizer import Tokenizer, tokenize, whitespace_tokenize
 
 __all__ = ["ARROW", "DOCSTART", "DataPoint", "Label", "Sentence", "Span", "Token", "link_document"]
@@ -551,27 +552,8 @@ class Sentence(DataPoint, DocumentContext):
 
     # -- printing -----------------------------------------------------------------------------
     def to_tagged_string(self, main_label: str | None = None) -> str:
-        output = self.unlabeled_identifier
-        own = (
-            self._own_label_string(add_score=True)
-            if main_label is None
-            else "; ".join(
-                f"{lab.value} ({point_score_text(lab.score)})"
-                for lab in self.get_labels(main_label)
-                if lab.data_point is self
-            )
-        )
-        if own:
-            output += ARROW + own
-        printed_parts = []
-        for label in self.get_labels(main_label):
-            point = label.data_point
-            if point is self or point is None:
-                continue
-            printed_parts.append(f'"{point.text}"/{label.value}')
-        if printed_parts:
-            output += ARROW + "[" + ", ".join(printed_parts) + "]"
-        return output
+        """The sentence with its labels as Flair prints it (``main_label``: one layer only)."""
+        return tagged_string(self, main_label)
 
     def __str__(self) -> str:
         return self.to_tagged_string()

@@ -95,7 +95,7 @@ def test_csv_classification_corpus(tmp_path: Path, capsys: pytest.CaptureFixture
     print(corpus.train[0])
     assert printed(capsys) == [
         "Corpus: 2 train + 2 dev + 2 test sentences",
-        'Sentence[5]: "Bayern played against Barcelona." → sports (1.0000); football (1.0000)',
+        'Sentence[5]: "Bayern played against Barcelona." → sports (1.0); football (1.0)',
     ]
 
 
@@ -129,7 +129,7 @@ def test_classification_corpus_with_named_files(tmp_path: Path, capsys: pytest.C
         data_folder, test_file="test.txt", dev_file="dev.txt", train_file="train.txt", label_type="topic"
     )
     print(corpus.train[0])
-    assert printed(capsys) == ['Sentence[5]: "Bayern played against Barcelona ." → sports (1.0000)']
+    assert printed(capsys) == ['Sentence[5]: "Bayern played against Barcelona ." → sports (1.0)']
     assert [label.value for label in corpus.train[1].get_labels("topic")] == ["politics", "economy"]
 
 

@@ -2,8 +2,7 @@
 classic-word-embeddings, flair-embeddings, other-embeddings), with the tiny encoder for 'bert-base-uncased'.
 
 The tiny encoder has 2 layers of width 32, so Flair's documented sizes 768 / 1536 / 9984 (13 layers of
-BERT-base) become 32 / 64 / 96 (3 layers). Blocks that read ``token.embedding`` are xfail until tokens
-keep their vectors; the polytag way to read them (``get_token_embeddings``) is tested next to them.
+BERT-base) become 32 / 64 / 96 (3 layers).
 """
 
 from __future__ import annotations
@@ -51,7 +50,6 @@ def printed(capsys: pytest.CaptureFixture[str]) -> list[str]:
 # -- embeddings.md --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="embed() does not store vectors on tokens: no token.embedding")
 def test_embed_words_and_read_token_embedding(
     tiny_encoder_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -73,7 +71,6 @@ def test_embed_words_polytag_way(tiny_encoder_dir: Path) -> None:
     assert not torch.equal(vectors[0], vectors[1])  # contextual: one vector per token
 
 
-@pytest.mark.xfail(strict=True, reason="embed() does not store the document vector: no sentence.embedding")
 def test_embed_a_document_and_read_sentence_embedding(tiny_encoder_dir: Path) -> None:
     embedding = TransformerDocumentEmbeddings(str(tiny_encoder_dir))
     sentence = Sentence("The grass is green .")
@@ -95,7 +92,6 @@ def test_embed_a_list_of_sentences(tiny_encoder_dir: Path) -> None:
     assert [tuple(embedding.get_token_embeddings(s).shape) for s in sentences] == [(5, 32), (7, 32)]
 
 
-@pytest.mark.xfail(strict=True, reason="embed() does not store vectors on tokens: no token.embedding")
 def test_stacked_embeddings_token_embedding(glove_file: Path, tiny_encoder_dir: Path) -> None:
     stacked_embeddings = StackedEmbeddings(
         [WordEmbeddings(str(glove_file)), TransformerWordEmbeddings(str(tiny_encoder_dir))]
@@ -117,7 +113,6 @@ def test_layers_concatenate_without_layer_mean(tiny_encoder_dir: Path, layers: s
     assert tuple(embeddings.get_token_embeddings(sentence)[0].size()) == (length,)
 
 
-@pytest.mark.xfail(strict=True, reason="no token.embedding / sentence.clear_embeddings()")
 def test_layers_block_with_clear_embeddings(
     tiny_encoder_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -122,7 +122,6 @@ def test_multitask_predicts_all_tasks(pos_chunk_run: Path, capsys: pytest.Captur
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="Classifier.load refuses a multitask model file")
 def test_classifier_load_reads_a_multitask_file(pos_chunk_run: Path) -> None:
     model = Classifier.load(pos_chunk_run / "final-model.pt")
     sentence = Sentence("Mr Smith loves New York")

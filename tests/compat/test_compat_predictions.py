@@ -255,9 +255,6 @@ def test_text_classifier_load_and_labels(model_files: dict[str, Path]) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Token.get_tags_proba_dist is missing (all-class probabilities on taggers)"
-)
 def test_probabilities_for_all_classes_on_a_tagger(model_files: dict[str, Path]) -> None:
     tagger = Classifier.load(model_files["pos"])
     sentence = Sentence("Dirk went to the store.")

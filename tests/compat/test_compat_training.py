@@ -162,9 +162,6 @@ def test_multi_corpus_of_treebanks(datasets: Path, capsys: pytest.CaptureFixture
     assert len(multi_corpus.downsample(0.1).train) == 8
 
 
-@pytest.mark.xfail(
-    strict=True, reason="saving a model over WordEmbeddings fails (no config for classic embeddings)"
-)
 def test_train_pos_tagger_on_word_embeddings(datasets: Path, glove_file: Path, tmp_path: Path) -> None:
     corpus = UD_ENGLISH().downsample(0.1)
     label_dict = corpus.make_label_dictionary(label_type="upos")

@@ -21,7 +21,7 @@ from polytag.nn import Classifier
 
 from ..test_models import make_corpus, train_steps
 
-SCORE = r"\(\d\.\d{4}\)"
+SCORE = r"\(\d\.\d{1,4}\)"
 
 
 @pytest.fixture(scope="module")
