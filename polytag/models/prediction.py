@@ -87,9 +87,10 @@ def predict_heads(
     task's per-batch (loss, count) when ``return_loss``.
     """
     wanted: dict[str, set[int]] = {}
+    assigned = {task: set(rows_of.get(task, [])) for task in heads}
     for task, head in heads.items():
         wanted[task] = set()
-        for r in rows_of.get(task, []):
+        for r in assigned[task]:
             if head.needs_encoding(sentences[r]):
                 wanted[task].add(r)
             else:
@@ -108,9 +109,18 @@ def predict_heads(
     with torch.inference_mode():
         for chunk in tqdm(chunks, desc="predict", unit="batch", disable=not verbose):
             batch_sentences = [sentences[g] for g in chunk]
-            rows = {task: [k for k, g in enumerate(chunk) if g in wanted[task]] for task in heads}
+            rows = {task: [k for k, g in enumerate(chunk) if g in assigned[task]] for task in heads}
             for task, subset, sub_batch in encode_per_task(heads, batch_sentences, rows):
                 head = heads[task]
+                # asked again now: a head may need what an earlier head wrote in this very batch (a linker
+                # the spans that NER just found), so one predict call runs NER and linking end to end
+                keep = [k for k, sentence in enumerate(subset) if head.needs_encoding(sentence)]
+                for k in sorted(set(range(len(subset))) - set(keep)):
+                    subset[k].remove_labels(label_names[task])
+                if not keep:
+                    continue
+                if len(keep) < len(subset):
+                    subset, sub_batch = [subset[k] for k in keep], select_rows(sub_batch, keep)
                 scores = head.compute_scores(subset, sub_batch)
                 if return_loss:
                     losses[task].append(head.compute_loss(subset, scores, sub_batch))

@@ -285,9 +285,6 @@ def test_aligned_model_tags_and_links_given_mentions(aligned_model: Path) -> Non
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="one predict() does not link the spans its NER head predicts in that call"
-)
 def test_aligned_model_links_its_own_mentions_in_one_call(aligned_model: Path) -> None:
     model = MultitaskModel.load(aligned_model)
     sentence = Sentence("Sam Houston stayed home")
