@@ -100,6 +100,11 @@ def unsupported_message(class_name: str) -> str:
 class _Unsupported:
     """Constructing any subclass raises :class:`UnsupportedEmbeddingError` (the class name picks the text)."""
 
+    @classmethod
+    def from_corpus(cls, *args: Any, **kwargs: Any) -> NoReturn:
+        """Flair builds some of these from a corpus (``OneHotEmbeddings.from_corpus``): the same clear error."""
+        raise UnsupportedEmbeddingError(unsupported_message(cls.__name__))
+
     def __init__(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise UnsupportedEmbeddingError(unsupported_message(type(self).__name__))
 

@@ -222,9 +222,6 @@ def test_pooled_flair_embeddings_fail_with_the_replacement() -> None:
 # -- other-embeddings.md -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="OneHotEmbeddings.from_corpus raises AttributeError, not the clear error"
-)
 def test_one_hot_embeddings_from_corpus_fail_clearly() -> None:
     corpus = Corpus([Sentence("The grass is green .")], [], [])
     with pytest.raises(NotImplementedError, match="OneHotEmbeddings is not supported"):
