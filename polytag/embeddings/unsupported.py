@@ -102,7 +102,7 @@ class _Unsupported:
 
     @classmethod
     def from_corpus(cls, *args: Any, **kwargs: Any) -> NoReturn:
-        """Flair builds some of these from a corpus (``OneHotEmbeddings.from_corpus``): the same clear error."""
+        """Flair builds some from a corpus (``OneHotEmbeddings.from_corpus``): the same clear error."""
         raise UnsupportedEmbeddingError(unsupported_message(cls.__name__))
 
     def __init__(self, *args: Any, **kwargs: Any) -> NoReturn:
