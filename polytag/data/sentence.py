@@ -8,7 +8,7 @@ Sentences of one document are linked to their neighbours, which is what document
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from sys import intern
 from typing import Any, Union
 
@@ -16,6 +16,8 @@ from polytag.data.label import ARROW, DataPoint, Label
 from polytag.data.tokenizer import Tokenizer, tokenize, whitespace_tokenize
 
 __all__ = ["ARROW", "DataPoint", "Label", "Sentence", "Span", "Token", "link_document"]
+
+_GROUP = "\x00group"  # key in Sentence._pending of token layers whose names are known once built
 
 
 class _PartOfSentence(DataPoint):
@@ -181,7 +183,7 @@ class Sentence(DataPoint):
         self.tokens: list[Token] = []
         self._known_spans: dict[tuple[int, int], Span] = {}
         self._sorted_layers: set[str] = set()
-        self._pending: dict[str, tuple[str, ...]] | None = None
+        self._pending: dict[str, Any] | None = None  # name -> values; _GROUP -> builder
         self._layer_order: list[str] | None = None
         self._previous_sentence: Sentence | None = None
         self._next_sentence: Sentence | None = None
@@ -323,6 +325,7 @@ class Sentence(DataPoint):
 
     def remove_labels(self, typename: str) -> None:
         """Remove the layer from the sentence and from every token and span."""
+        self._expand_group()  # its layer of this name, if any, must go too
         if self._pending is not None and typename in self._pending:
             self._materialize(None)
         for tok in self.tokens:
@@ -351,8 +354,9 @@ class Sentence(DataPoint):
     # bytes a label with its list) are built the first time anything asks for that layer: read in
     # full, EWT takes 80 MB instead of 292, and training a POS tagger builds only the ``pos`` labels.
     # Everything observable (labels, their order, printing) is what eager ``add_label`` filing gives.
-    def add_token_layer(self, typename: str, values: Sequence[str]) -> None:
-        """Give token i the label ``values[i]`` (score 1.0) in layer ``typename``: one value a token.
+    def add_token_layer(self, typename: str, values: Sequence[str | None]) -> None:
+        """Give token i the label ``values[i]`` (score 1.0) in layer ``typename``: one value a token
+        (None: no label on that token, as for a morphological feature a word does not have).
 
         The labels are built when the layer is first used (read, changed or printed); until then the
         layer costs one interned string a token. When the layer already has labels these are filed
@@ -365,14 +369,15 @@ class Sentence(DataPoint):
         if typename in self._layers or (self._pending is not None and typename in self._pending):
             # the layer already has labels: file these now, after them
             for token, value in zip(self.tokens, values):
-                token.add_label(typename, value)
+                if value is not None:
+                    token.add_label(typename, value)
             return
         if not values:
             return
         if self._pending is None:
             self._pending = {}
             self._layer_order = list(self._layers)
-        self._pending[typename] = tuple([intern(v) for v in values])
+        self._pending[typename] = tuple([None if v is None else intern(v) for v in values])
         self._layer_order.append(typename)  # type: ignore[union-attr]
 
     def add_span_layer(self, typename: str, spans: Iterable[tuple[int, int, str]]) -> None:
@@ -416,14 +421,49 @@ class Sentence(DataPoint):
         else:
             self._sorted_layers.discard(typename)
 
+    def add_token_layer_group(self, build: Callable[[], Mapping[str, Sequence[str | None]]]) -> None:
+        """Deferred token layers whose names are only known once ``build()`` runs (a CoNLL-U FEATS
+        column gives one layer per morphological feature): nothing is split until a layer that is not
+        filed yet is asked for. ``build`` returns ``name -> values`` as :meth:`add_token_layer` takes
+        them; names that have labels by then (or layers filed later but before the build), and value
+        lists of the wrong length, are skipped."""
+        if self._pending is None:
+            self._pending = {}
+            self._layer_order = list(self._layers)
+        if _GROUP in self._pending:
+            self._expand_group()
+        self._pending[_GROUP] = build
+        self._layer_order.append(_GROUP)  # type: ignore[union-attr]
+
+    def _expand_group(self) -> None:
+        pending = self._pending
+        if pending is None or _GROUP not in pending:
+            return
+        built = pending.pop(_GROUP)()
+        order = self._layer_order or []
+        names = []
+        for name, values in built.items():
+            if name not in pending and name not in self._layers and len(values) == len(self.tokens):
+                pending[name] = tuple([None if v is None else intern(v) for v in values])
+                names.append(name)
+        at = order.index(_GROUP)
+        order[at : at + 1] = names
+        self._settle_pending()
+
     def _materialize(self, typename: str | None) -> None:
         pending = self._pending
         if pending is None:
             return
+        if _GROUP in pending and (
+            typename is None or typename not in pending and typename not in self._layers
+        ):
+            self._expand_group()
         names = list(pending) if typename is None else [typename] if typename in pending else []
         for name in names:
             layer = []
             for token, value in zip(self.tokens, pending.pop(name)):
+                if value is None:
+                    continue
                 label = Label(token, value, 1.0, name)
                 token._layers[name] = [label]
                 layer.append(label)
