@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from polytag.cli.main import main
 from polytag.data import Corpus, Label
 from polytag.datasets.treebanks import UniversalDependenciesDataset
 from polytag.embeddings import TransformerWordEmbeddings
@@ -21,6 +22,8 @@ from polytag.errors import ModelFileError
 from polytag.formats import read_conllu_file
 from polytag.trainers import ModelTrainer
 from polytag.training.reporting import Progress
+from tests.test_cli_support import one_torch_thread, write_corpora
+from tests.test_cli_train import SINGLE
 from tests.test_trainer_support import build
 
 CONLLU = """# sent_id = a
@@ -173,3 +176,17 @@ def test_flair_auth_and_adapter_keywords() -> None:
     assert caught[0].filename == __file__
     embeddings = TransformerWordEmbeddings(use_auth_token=None)  # Flair's keyword, no TypeError
     assert embeddings.embedding_length == 384
+
+
+def test_cli_train_quiet_draws_no_progress_bar(
+    tiny_encoder_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_corpora(tmp_path / "data", sizes=(16, 4, 4))
+    config = tmp_path / "single.yaml"
+    text = SINGLE.format(encoder=tiny_encoder_dir).replace("  progress_bar: false\n", "")
+    config.write_text(text.replace("  save_checkpoint_every: 1\n", ""), encoding="utf-8")
+    for flags, bar_drawn in (([], True), (["-q"], False)):
+        with one_torch_thread(), pytest.raises(SystemExit) as exit_info:
+            main(["train", str(config), "-o", str(tmp_path / f"out{len(flags)}"), *flags])
+        assert exit_info.value.code == 0
+        assert ("epoch 1:" in capsys.readouterr().err) is bar_drawn
