@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from polytag import demo
 from polytag.cli.main import main
 from polytag.data import Corpus, Label
 from polytag.datasets.treebanks import UniversalDependenciesDataset
@@ -190,3 +191,21 @@ def test_cli_train_quiet_draws_no_progress_bar(
             main(["train", str(config), "-o", str(tmp_path / f"out{len(flags)}"), *flags])
         assert exit_info.value.code == 0
         assert ("epoch 1:" in capsys.readouterr().err) is bar_drawn
+
+
+# -- the first run ---------------------------------------------------------------------------------------
+def test_demo_prints_dev_scores_and_where_its_files_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POLYTAG_DATASETS", str(tmp_path / "no-corpora"))  # the built-in sentences
+    monkeypatch.setenv("POLYTAG_OFFLINE", "1")
+    output = tmp_path / "run"
+    with one_torch_thread():
+        demo.main(["--output", str(output)])
+    out = capsys.readouterr().out
+    assert "training on built-in sentences" in out
+    assert re.search(r"^dev \S+ \(.*, pos\): [01]\.\d{4}$", out, re.MULTILINE)
+    assert re.search(r"^dev \S+ \(.*, np\): [01]\.\d{4}$", out, re.MULTILINE)
+    assert 'Sentence[5]: "Mr Smith loves New York" →' in out
+    for name in ("final-model.pt", "training-curves.png", "training.log", "loss.tsv"):
+        assert str(output / name) in out and (output / name).is_file()
