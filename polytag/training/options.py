@@ -1,8 +1,10 @@
 """The resolved settings of one training run, and how Flair's keyword arguments map onto them.
 
 A :class:`TrainingConfig` is plain JSON data: a checkpoint stores it so that a resumed run trains on
-with exactly the same settings. Flair arguments that make no sense here are accepted and named in the
-log as ignored; an argument that is neither Flair's nor the optimizer's is a ``TypeError``.
+with exactly the same settings. Flair arguments that polytag does not act on are accepted: those whose
+absence changes nothing the user gets (a storage or loader hint) are named in the log, every other one
+is a visible ``UserWarning`` that says what to use instead; an argument that is neither Flair's nor the
+optimizer's is a ``TypeError``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import inspect
 import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +101,11 @@ class TrainingConfig:
 IGNORED_FLAIR_ARGUMENTS: dict[str, str] = {
     "embeddings_storage_mode": "embeddings are recomputed in every step; nothing is stored",
     "embedding_storage_mode": "embeddings are recomputed in every step; nothing is stored",
-    "multi_gpu": "launch the script with torchrun (or polytag train --nproc N) for data-parallel training",
+    "multi_gpu": (
+        "this run trains in one process; for data-parallel training launch the script with "
+        "`torchrun --nproc-per-node N script.py` or use `polytag train CONFIG --nproc N` "
+        "(docs/training.md, 'Distributed training')"
+    ),
     "write_weights": "weight dumps are not written",
     "reduce_transformer_vocab": "the transformer vocabulary is not reduced",
     "save_optimizer_state": "checkpoints (save_checkpoint_every) hold the optimizer state",
@@ -164,11 +171,30 @@ def split_extra_arguments(
     return optimizer_kwargs, ignored
 
 
-def log_ignored(ignored: dict[str, Any]) -> None:
+# Ignored arguments whose effect polytag gives anyway or that only tune speed: logged, not warned about.
+HARMLESS_FLAIR_ARGUMENTS = frozenset(
+    {
+        "embeddings_storage_mode",
+        "embedding_storage_mode",
+        "num_workers",
+        "amp_opt_level",
+        "tensorboard_comment",
+        "dev_score_plot",
+    }
+)
+
+
+def warn_ignored(ignored: dict[str, Any], stacklevel: int = 2) -> None:
+    """Name each ignored Flair argument: a ``UserWarning`` (shown once per call site by Python's
+    default filter, with or without logging set up) unless it is harmless or left at its off value."""
     for key, value in ignored.items():
         if value in (None, False, [], (), 0) and key not in ("embeddings_storage_mode",):
             continue
-        log.info("ignoring %s=%r: %s", key, value, IGNORED_FLAIR_ARGUMENTS[key])
+        if key in HARMLESS_FLAIR_ARGUMENTS:
+            log.info("ignoring %s=%r: %s", key, value, IGNORED_FLAIR_ARGUMENTS[key])
+        else:
+            message = f"polytag ignores {key}={value!r}: {IGNORED_FLAIR_ARGUMENTS[key]}"
+            warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
 
 
 _EVERY = re.compile(r"^\s*(\d+)\s*(epoch|epochs|step|steps)?\s*$")

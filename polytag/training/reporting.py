@@ -174,6 +174,12 @@ def epoch_row(epoch: int, lr: float, train_loss: float, evaluations: dict[str, A
 
 
 # -- progress and TensorBoard --------------------------------------------------------------------------
+def quiet_requested() -> bool:
+    """True when ``TQDM_DISABLE`` is set (``polytag ... -q`` sets it): tqdm itself reads it only at
+    import, and an explicit ``disable=`` overrides it, so the bar asks again when it is drawn."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+
+
 class Progress:
     """The epoch's progress bar (loss and sentences per second), updated cheaply."""
 
@@ -183,7 +189,7 @@ class Progress:
             initial=start,
             desc=f"epoch {epoch}",
             unit="batch",
-            disable=not enabled,
+            disable=not enabled or quiet_requested(),
             mininterval=0.5,
             leave=False,
             dynamic_ncols=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,11 @@ from polytag.training.options import (
     RESUME_OVERRIDES,
     TrainingConfig,
     json_float_list,
-    log_ignored,
     optimizer_name,
     parse_every,
     resolve_optimizer,
     split_extra_arguments,
+    warn_ignored,
 )
 from polytag.training.outputs import CHECKPOINTS, FINAL_MODEL, LOG_FILE, RunFolder, epoch_model_name
 from polytag.training.reporting import LINE, EpochClock, LogSetup, Progress, epoch_line, epoch_row, format_lr
@@ -260,8 +261,9 @@ class ModelTrainer:
         optimizer_kwargs, ignored = split_extra_arguments(extra, optimizer_cls)
         plugins = args.pop("plugins", None)
         if plugins:
-            log.info("ignoring plugins=%r: trainer plugins are not supported", plugins)
-        log_ignored(ignored)
+            message = f"polytag ignores plugins={plugins!r}: trainer plugins are not supported"
+            warnings.warn(message, UserWarning, stacklevel=3)
+        warn_ignored(ignored, stacklevel=3)  # points at the caller of fine_tune()/train()
         every, unit = parse_every(args.pop("save_checkpoint_every", 0) or (1 if legacy_checkpoint else 0))
         extras = Extras(optimizer_cls, args.pop("gold_label_dictionary_for_eval", None), overwrite=overwrite)
         tensorboard_dir = args.pop("tensorboard_log_dir", None)
