@@ -144,7 +144,6 @@ def test_pos_dictionary(datasets: Path) -> None:
     assert "NNP" in pos_dictionary.get_items() and "<unk>" not in pos_dictionary.get_items()
 
 
-@pytest.mark.xfail(strict=True, reason="UD corpora have no per-feature morphology layers ('number') yet")
 def test_morphological_number_dictionary(datasets: Path) -> None:
     number_dictionary = UD_ENGLISH().make_label_dictionary(label_type="number")
     assert sorted(number_dictionary.get_items()) == ["Plur", "Sing"]
