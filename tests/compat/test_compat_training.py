@@ -146,7 +146,8 @@ def test_pos_dictionary(datasets: Path) -> None:
 
 def test_morphological_number_dictionary(datasets: Path) -> None:
     number_dictionary = UD_ENGLISH().make_label_dictionary(label_type="number")
-    assert sorted(number_dictionary.get_items()) == ["Plur", "Sing"]
+    # UD's values of Number; the cut of EWT here may or may not hold a plurale tantum ("Ptan")
+    assert {"Plur", "Sing"} <= set(number_dictionary.get_items()) <= {"Plur", "Sing", "Ptan"}
 
 
 def test_multi_corpus_of_treebanks(datasets: Path, capsys: pytest.CaptureFixture[str]) -> None:
