@@ -16,34 +16,7 @@ from polytag.io import register_model_class
 from polytag.models.base import linear_decoder
 from polytag.models.token_classifier import IGNORE, TokenClassifier
 from polytag.nn.crf import CRF
-
-
-class LockedDropout(torch.nn.Module):
-    """Dropout with one mask per sentence shared across time steps."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
-            return x
-        mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - self.p) / (1 - self.p)
-        return x * mask
-
-
-class WordDropout(torch.nn.Module):
-    """Zeroes whole token vectors with probability ``p`` during training."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
-            return x
-        mask = x.new_empty(x.shape[0], x.shape[1], 1).bernoulli_(1 - self.p)
-        return x * mask
+from polytag.nn.dropout import LockedDropout, WordDropout
 
 
 @register_model_class
