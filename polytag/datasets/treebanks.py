@@ -78,15 +78,15 @@ class UniversalDependenciesCorpus(Corpus):
         super().__init__(read(train), read(dev), read(test), **corpusargs)
 
 
-UD_ENGLISH_URL = "https://raw.githubusercontent.com/UniversalDependencies/UD_English-EWT/{revision}/{name}"
+UD_URL = "https://raw.githubusercontent.com/UniversalDependencies/{repository}/{revision}/{name}"
 
 
-class UD_ENGLISH(UniversalDependenciesCorpus):
-    """The English Web Treebank (``ud_english/en_ewt-ud-{train,dev,test}.conllu``).
+class UDTreebankCorpus(UniversalDependenciesCorpus):
+    """One UD treebank with one train, dev and test file; subclasses set the three class attributes."""
 
-    Label types: ``upos`` (universal POS), ``pos`` (XPOS, Penn tags), ``lemma``, ``head``, ``deprel``.
-    Missing files are downloaded from the UD_English-EWT repository at ``revision``.
-    """
+    FOLDER = ""  # ud_german
+    REPOSITORY = ""  # UD_German-GSD
+    PREFIX = ""  # de_gsd
 
     def __init__(
         self,
@@ -96,17 +96,30 @@ class UD_ENGLISH(UniversalDependenciesCorpus):
         revision: str = "master",
         **corpusargs: Any,
     ) -> None:
-        folder = corpus_folder(base_path, "ud_english")
-        names = {split: f"en_ewt-ud-{split}.conllu" for split in ("train", "dev", "test")}
-        urls = {name: UD_ENGLISH_URL.format(revision=revision, name=name) for name in names.values()}
-        ensure_files(folder, list(names.values()), urls, "ud_english")
-        corpusargs.setdefault("name", "ud_english")
+        folder = corpus_folder(base_path, self.FOLDER)
+        names = {split: f"{self.PREFIX}-ud-{split}.conllu" for split in ("train", "dev", "test")}
+        urls = {
+            name: UD_URL.format(repository=self.REPOSITORY, revision=revision, name=name)
+            for name in names.values()
+        }
+        ensure_files(folder, list(names.values()), urls, self.FOLDER)
+        corpusargs.setdefault("name", self.FOLDER)
         super().__init__(
             folder,
             train_file=names["train"],
             dev_file=names["dev"],
             test_file=names["test"],
-            split_multiwords=split_multiwords,
             in_memory=in_memory,
+            split_multiwords=split_multiwords,
             **corpusargs,
         )
+
+
+class UD_ENGLISH(UDTreebankCorpus):
+    """The English Web Treebank (``ud_english/en_ewt-ud-{train,dev,test}.conllu``).
+
+    Label types: ``upos`` (universal POS), ``pos`` (XPOS, Penn tags), ``lemma``, ``head``, ``deprel``.
+    Missing files are downloaded from the UD_English-EWT repository at ``revision``.
+    """
+
+    FOLDER, REPOSITORY, PREFIX = "ud_english", "UD_English-EWT", "en_ewt"

@@ -9,49 +9,7 @@ when online. Label types as :class:`~polytag.datasets.UD_ENGLISH`: ``upos``, ``p
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
-from polytag.datasets.base import corpus_folder, ensure_files
-from polytag.datasets.treebanks import UniversalDependenciesCorpus
-
-PathLike = str | os.PathLike
-
-UD_URL = "https://raw.githubusercontent.com/UniversalDependencies/{repository}/{revision}/{name}"
-
-
-class UDTreebankCorpus(UniversalDependenciesCorpus):
-    """One UD treebank with one train, dev and test file; subclasses set the three class attributes."""
-
-    FOLDER = ""  # ud_german
-    REPOSITORY = ""  # UD_German-GSD
-    PREFIX = ""  # de_gsd
-
-    def __init__(
-        self,
-        base_path: PathLike | None = None,
-        in_memory: bool = True,
-        split_multiwords: bool = True,
-        revision: str = "master",
-        **corpusargs: Any,
-    ) -> None:
-        folder = corpus_folder(base_path, self.FOLDER)
-        names = {split: f"{self.PREFIX}-ud-{split}.conllu" for split in ("train", "dev", "test")}
-        urls = {
-            name: UD_URL.format(repository=self.REPOSITORY, revision=revision, name=name)
-            for name in names.values()
-        }
-        ensure_files(folder, list(names.values()), urls, self.FOLDER)
-        corpusargs.setdefault("name", self.FOLDER)
-        super().__init__(
-            folder,
-            train_file=names["train"],
-            dev_file=names["dev"],
-            test_file=names["test"],
-            in_memory=in_memory,
-            split_multiwords=split_multiwords,
-            **corpusargs,
-        )
+from polytag.datasets.treebanks import UDTreebankCorpus
 
 
 class UD_GERMAN(UDTreebankCorpus):
