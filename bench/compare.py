@@ -23,6 +23,9 @@ FLAIR_VENV = REPO / ".venv-flair"
 
 
 def ensure_flair_venv() -> Path:
+    """Flair's python: $POLYTAG_FLAIR_PYTHON when set, else REPO/.venv-flair (created on first use)."""
+    if os.environ.get("POLYTAG_FLAIR_PYTHON"):
+        return Path(os.environ["POLYTAG_FLAIR_PYTHON"])
     python = FLAIR_VENV / "bin" / "python"
     if python.exists():
         return python
