@@ -64,7 +64,10 @@ def tag_set(sentences: list[tuple[list[str], list[str]]]) -> list[str]:
     return sorted({tag for _, tags in sentences for tag in tags})
 
 
-def run_polytag(model_path: str, mode: str, test: list[list[str]], warm: list[list[str]], batch: int) -> float:
+Words = list[list[str]]
+
+
+def run_polytag(model_path: str, mode: str, test: Words, warm: Words, batch: int) -> float:
     sys.path.insert(0, str(REPO))
     from polytag.data import Sentence
     from polytag.models import Model
@@ -77,7 +80,7 @@ def run_polytag(model_path: str, mode: str, test: list[list[str]], warm: list[li
     return time.perf_counter() - start
 
 
-def run_flair(encoder: str, tags: list[str], test: list[list[str]], warm: list[list[str]], batch: int) -> float:
+def run_flair(encoder: str, tags: list[str], test: Words, warm: Words, batch: int) -> float:
     from flair.data import Dictionary, Sentence
     from flair.embeddings import TransformerWordEmbeddings
     from flair.models import TokenClassifier
@@ -95,7 +98,7 @@ def run_flair(encoder: str, tags: list[str], test: list[list[str]], warm: list[l
     return time.perf_counter() - start
 
 
-def run_hf(encoder: str, tags: list[str], test: list[list[str]], warm: list[list[str]], batch: int) -> float:
+def run_hf(encoder: str, tags: list[str], test: Words, warm: Words, batch: int) -> float:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -113,7 +116,7 @@ def run_hf(encoder: str, tags: list[str], test: list[list[str]], warm: list[list
                     words, is_split_into_words=True, padding=True, truncation=True, return_tensors="pt"
                 )
                 hidden = model(**enc).last_hidden_state
-                for row, forms in enumerate(words):
+                for row in range(len(words)):
                     firsts: list[int] = []
                     seen: set[int] = set()
                     for position, word in enumerate(enc.word_ids(row)):
@@ -252,7 +255,8 @@ def main() -> None:
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load_before = os.getloadavg()
     print(f"commit {commit}, {date}, cores {os.cpu_count()}, load average before {load_before}", flush=True)
-    rates: dict[str, dict[str, list[float]]] = {str(t): {name: [] for name, _ in systems} for t in args.threads}
+    names = [name for name, _ in systems]
+    rates: dict[str, dict[str, list[float]]] = {str(t): {n: [] for n in names} for t in args.threads}
     loads: list[list[float]] = []
     skipped: set[str] = set()
     for round_index in range(args.rounds):
