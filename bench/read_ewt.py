@@ -3,12 +3,14 @@
 Prints the first (cold) run and the best of three, and PASS/FAIL against the 3 s target.
 The corpus is found in ``$POLYTAG_DATASETS/ud_english`` (else ``../shared/datasets`` next to the
 repository). Usage: ``python bench/read_ewt.py [--target SECONDS] [--runs N]``; exit status 1 on FAIL.
+The last line is one JSON object of the figures (for ``bench/report.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import sys
 import time
@@ -55,6 +57,8 @@ def main() -> int:
         f"(all: {', '.join(f'{t:.2f}' for t in times)})"
     )
     print(f"{verdict}: best {best:.2f} s vs target {args.target:.1f} s")
+    print(json.dumps({"sentences": EXPECTED_SENTENCES, "first_s": times[0], "best_s": best, "runs": times,
+                      "target_s": args.target, "load_after": os.getloadavg()}))  # fmt: skip
     return 0 if verdict == "PASS" else 1
 
 
