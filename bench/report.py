@@ -47,7 +47,9 @@ def git_commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
 
-    return git("rev-parse", "--short", "HEAD") + (" dirty" if git("status", "--porcelain") else "")
+    # the files a run writes itself do not make the tree dirty
+    changed = git("status", "--porcelain", "--", ".", ":!bench/results", ":!README.md")
+    return git("rev-parse", "--short", "HEAD") + (" dirty" if changed else "")
 
 
 def utc_now() -> str:
@@ -113,8 +115,10 @@ def run_row(row: Row, args: argparse.Namespace, commit: str, flair: str) -> dict
     work = Path(tempfile.mkdtemp(prefix=f"polytag-report-{row.name}-"))
     fill = {"data": args.data, "encoder": args.encoder, "rounds": str(rounds), "modes": args.modes}
     load_before = os.getloadavg()
+    threads = ", ".join(f"{s.name} {s.threads or 'default'}" for s in row.systems)
     print(
-        f"\n== {row.name}: {row.what}\n   {utc_now()}, {commit}, load average before {load_before}",
+        f"\n== {row.name}: {row.what}\n   {utc_now()}, {commit}, cores {os.cpu_count()}, torch threads "
+        f"({threads}), load average before {load_before}",
         flush=True,
     )
     figures: Figures = {s.name: [] for s in row.systems}
