@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     needs_flair = any(s.flair for row in selected for s in row.systems) or any(
         row.name in ("predict", "multitask") for row in selected
     )
-    flair = flair_python(args.flair_python, create=needs_flair and not args.dry_run)
+    flair = flair_python(args.flair_python, create=needs_flair and not (args.dry_run or args.quick))
     commit = git_commit()
     if args.dry_run:
         for row in selected:
@@ -287,8 +287,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch.get_num_threads()} (rows set their own), load average before {load_before}; rows: "
         f"{', '.join(row.name for row in selected)} (~{sum(row.minutes for row in selected):.0f} min)"
     )
-    failed = []
+    failed, skipped = [], []
     for row in selected:
+        missing = [a for s in row.systems for a in s.argv if a.endswith(".py") and not (REPO / a).is_file()]
+        if missing:  # e.g. a program another branch adds; the row's stored result, if any, is kept
+            print(f"\n== {row.name}: skipped, {', '.join(missing)} not in this checkout", flush=True)
+            skipped.append(row.name)
+            continue
         record = run_row(row, args, commit, flair)
         if record is None:
             failed.append(row.name)
@@ -299,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         dropped = write_readme()
         print(f"README table rebuilt from {RESULTS}; stored rows not in the registry: {dropped or 'none'}")
+    if skipped:
+        print(f"skipped rows (program missing): {', '.join(skipped)}")
     if failed:
         print(f"FAILED rows (their stored results, if any, are kept): {', '.join(failed)}")
     return 1 if failed else 0

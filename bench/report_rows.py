@@ -95,7 +95,9 @@ def fmt_predict(f: Figures) -> str:
         for name, row in systems.items():
             label = PREDICT_NAMES.get(name, name.replace("polytag-", "polytag "))
             cell = f"{label} {spread(row['rounds'])}"
-            if name != "polytag-fp32" and row.get("vs_polytag_fp32"):
+            if name == "polytag-fp32" and row.get("vs_flair"):
+                cell += f" ({row['vs_flair']:.2f}x Flair)"
+            elif name != "polytag-fp32" and row.get("vs_polytag_fp32"):
                 cell += f" ({row['vs_polytag_fp32']:.2f}x polytag fp32"
                 cell += (
                     f", {row['vs_flair']:.2f}x Flair)" if row.get("vs_flair") and "flair" not in name else ")"

@@ -46,7 +46,7 @@ def test_cells_are_formatted_from_the_stored_figures() -> None:
     table, _ = report.render_table(results)
     assert "| 0.56 s, best of 3 (first run 0.71 s; target < 3 s) |" in table
     predict = next(line for line in table_lines(table) if "predict_speed" in line)
-    assert "polytag fp32 365.0 (358.0-372.0)" in predict
+    assert "2 threads: polytag fp32 365.0 (358.0-372.0) (1.63x Flair)" in predict
     assert "Flair 0.15.1 223.5 (221.0-226.0) (0.61x polytag fp32)" in predict
     assert "polytag int8 399.0 (396.0-402.0) (1.09x polytag fp32, 1.78x Flair)" in predict
     assert "(polytag-bf16 skipped)" in predict
