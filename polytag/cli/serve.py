@@ -226,7 +226,7 @@ def create_app(
     batching: bool = True,
     max_batch_sentences: int = 64,
     max_wait_ms: float = 5.0,
-    mini_batch_size: int = 32,
+    mini_batch_size: int | None = None,
     limits: Limits | None = None,
     link_template: str | None = DEFAULT_LINK_TEMPLATE,
 ) -> Any:
@@ -239,7 +239,9 @@ def create_app(
     model.eval()
 
     def predict(sentences: list[Any]) -> None:
-        model.predict(sentences, mini_batch_size=mini_batch_size)
+        # one encoder pass per chunk unless told otherwise: a chunk is already bounded in sentences and
+        # subtokens, and every extra pass costs a fixed few milliseconds of Python around the encoder
+        model.predict(sentences, mini_batch_size=mini_batch_size or max(1, len(sentences)))
 
     batcher = MicroBatcher(predict, batching, max_batch_sentences, max_wait_ms, limits.max_chunk_subtokens)
     # one tokenizer copy per thread that counts: the event loop (small requests) and the helper thread
@@ -295,6 +297,8 @@ def create_app(
             "uptime_s": round(time.time() - started, 1),
             **counters,
             "predict_calls": batcher.predict_calls,
+            "predicted_sentences": batcher.predicted_sentences,
+            "predict_seconds": round(batcher.predict_seconds, 3),
             "largest_batch": batcher.largest_batch,
             "queued_sentences": batcher.queued_sentences,
             "queued_subtokens": batcher.queued_subtokens,
@@ -418,7 +422,7 @@ async def _predict_while_connected(
     limits: Limits,
 ) -> None:
     """Predict, but give up (and drop the queued work) when the client goes away or the deadline passes."""
-    work = asyncio.ensure_future(batcher.submit(sentences, costs, weights))
+    work = batcher.enqueue(sentences, costs, weights)
     gone = asyncio.ensure_future(_until_disconnected(request))
     try:
         done, _ = await asyncio.wait(
@@ -527,7 +531,7 @@ def run_serve(
     batching: bool = True,
     max_batch_sentences: int = 64,
     max_wait_ms: float = 5.0,
-    mini_batch_size: int = 32,
+    mini_batch_size: int | None = None,
     limits: Limits | None = None,
     threads: int | None = None,
     access_log: bool = False,
@@ -545,6 +549,10 @@ def run_serve(
         limits = replace(limits, allowed_hosts=(*limits.allowed_hosts, host))  # the address it is reached at
     if threads:
         torch.set_num_threads(int(threads))
+    if os.environ.get("POLYTAG_SWITCH"):
+        import sys
+
+        sys.setswitchinterval(float(os.environ["POLYTAG_SWITCH"]))
     model = load_model(model_path, device=device)
     app = create_app(
         model, model_path, batching, max_batch_sentences, max_wait_ms, mini_batch_size, limits, link_template

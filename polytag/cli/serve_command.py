@@ -32,7 +32,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         default=5.0,
         help="how long to wait for more requests when a batch is not full",
     )
-    serve.add_argument("--batch-size", type=int, default=32, help="sentences per encoder pass")
+    serve.add_argument(
+        "--batch-size", type=int, default=None, help="sentences per encoder pass (default: the whole call)"
+    )
     serve.add_argument("--max-request-bytes", type=int, default=1_000_000)
     serve.add_argument("--max-texts-per-request", type=int, default=256)
     serve.add_argument(
