@@ -15,7 +15,8 @@ its offline runs. For each client count and round it alternates:
 * offline: ``model.predict(sentences, mini_batch_size=B)`` on the same sentences (made as the server
   makes them), B = that run's mean sentences per call, with the server idle.
 
-The ratio of each round is server requests/s over offline sentences/s; the median round is reported.
+The ratio of each round is server requests/s over offline sentences/s; the median round is reported
+(the lower middle one of an even count).
 Beside the figures: the CPU share of the client and of the server (of the whole machine) and the load
 average. The last line printed is one JSON object of all the figures. Exits 1 if any request failed.
 """
@@ -30,7 +31,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -192,7 +192,9 @@ def run_load(port: int, requests: int, clients: int, server_pid: int) -> dict:
     latencies.sort()
 
     def pct(p: float) -> float:
-        return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1) if latencies else 0.0
+        return (
+            round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1) if latencies else 0.0
+        )
 
     calls = after["predict_calls"] - before["predict_calls"]
     sentences = after["predicted_sentences"] - before["predicted_sentences"]
@@ -237,7 +239,9 @@ class Offline:
 
         sentences = [s for i in range(count) for s in make_sentences(SENTENCES[i % len(SENTENCES)])]
         batch = max(1, batch)
-        calls = [sentences[k : k + batch] for k in range(0, len(sentences), batch)] if in_order else [sentences]
+        calls = (
+            [sentences[k : k + batch] for k in range(0, len(sentences), batch)] if in_order else [sentences]
+        )
         start, cpu = time.perf_counter(), time.process_time()
         for call in calls:
             self.model.predict(call, mini_batch_size=batch)
@@ -267,15 +271,17 @@ def measure(offline: Offline, port: int, pid: int, clients: int, requests: int, 
         runs.append(server)
         print(
             f"  {clients:>3} clients, round {index + 1}: server {server['requests_per_second']:7.1f} req/s "
-            f"(p50 {server['p50_ms']} ms, p99 {server['p99_ms']} ms, {server['sentences_per_call']} "
-            f"sentences/call, model busy {server['model_busy_share']:.0%}, {server['errors']} errors, client CPU {server['client_cpu_share']:.1%}, "
-            f"server CPU {server['server_cpu_share']:.0%} of the machine = {server['server_cpu_ms_per_request']} ms "
-            f"per request, load {server['load_average']})  offline {rate:7.1f} sent/s at batch {batch} "
-            f"({cpu_ms} CPU ms each, load {load:.2f}), {in_order} in arrival order  ratio {server['ratio']:.2f} "
+            f"(p50 {server['p50_ms']} ms, p99 {server['p99_ms']} ms, "
+            f"{server['sentences_per_call']} sentences/call, model busy {server['model_busy_share']:.0%}, "
+            f"{server['errors']} errors, client CPU {server['client_cpu_share']:.1%}, "
+            f"server CPU {server['server_cpu_share']:.0%} of the machine = "
+            f"{server['server_cpu_ms_per_request']} ms per request, load {server['load_average']})  "
+            f"offline {rate:7.1f} sent/s at batch {batch} ({cpu_ms} CPU ms each, load {load:.2f}), "
+            f"{in_order} in arrival order  ratio {server['ratio']:.2f} "
             f"(in arrival order {server['ratio_in_order']:.2f})",
             flush=True,
         )
-    median = sorted(runs, key=lambda r: r["ratio"])[len(runs) // 2]
+    median = sorted(runs, key=lambda r: r["ratio"])[(len(runs) - 1) // 2]  # the lower one of an even count
     return {
         **median,
         "ratios": [r["ratio"] for r in runs],
@@ -316,15 +322,20 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         process = start_server(model, port, args.threads, args.serve_arg)
         try:
-            figures = {str(c): measure(offline, port, process.pid, c, args.requests, args.rounds) for c in counts}
+            figures = {
+                str(c): measure(offline, port, process.pid, c, args.requests, args.rounds) for c in counts
+            }
             info = get_json(port, "/info")["batching"]
         finally:
             stop_server(process)
-    print(f"commit {commit()}, {datetime.datetime.now():%Y-%m-%d %H:%M}, torch threads {args.threads}, {info}")
+    print(
+        f"commit {commit()}, {datetime.datetime.now():%Y-%m-%d %H:%M}, torch threads {args.threads}, {info}"
+    )
     for clients, f in figures.items():
         print(
-            f"{clients:>3} clients: server {f['requests_per_second']} req/s, offline {f['offline_sentences_per_second']}"
-            f" sent/s at batch {f['offline_batch']}: ratio {f['ratio']:.2f} (rounds {f['ratios']}); "
+            f"{clients:>3} clients: server {f['requests_per_second']} req/s, "
+            f"offline {f['offline_sentences_per_second']} sent/s at batch {f['offline_batch']}: "
+            f"ratio {f['ratio']:.2f} (rounds {f['ratios']}; in arrival order {f['ratios_in_order']}); "
             f"p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms; {f['errors']} errors; load {f['load_average']}"
         )
     summary = {
@@ -356,10 +367,15 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "runs": figures}, indent=2), encoding="utf-8")
+        Path(args.json).write_text(
+            json.dumps({"summary": summary, "runs": figures}, indent=2), encoding="utf-8"
+        )
     errors = sum(f["errors"] for f in figures.values())
     if errors:
-        print(f"FAILED: {errors} requests failed: {[f['first_errors'] for f in figures.values()]}", file=sys.stderr)
+        print(
+            f"FAILED: {errors} requests failed: {[f['first_errors'] for f in figures.values()]}",
+            file=sys.stderr,
+        )
     print(json.dumps(summary))
     return 1 if errors else 0
 

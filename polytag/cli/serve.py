@@ -11,11 +11,12 @@ Endpoints:
 * ``GET /info``: tasks (head, label type, kind, labels), encoders, parameter count, limits.
 * ``GET /``: a small page with a text box, a button and the rendered result.
 
-Batching. Requests that arrive together are answered by one ``model.predict`` call: a single worker
-collects what is queued, waits ``max_wait_ms`` for more when the batch is not yet full, then predicts
-everything (up to ``max_batch_sentences``) at once in a worker thread. While it predicts, new requests
-queue up and form the next batch, so under load batches fill by themselves. ``batching=False``
-(``--no-batching``) predicts each request on its own, for comparison.
+Batching. Requests that arrive together are answered by one ``model.predict`` call, in a worker thread:
+as soon as the model is idle, the next call takes what queued meanwhile (up to ``max_batch_sentences``,
+shortest first), so under load calls fill by themselves and the model is not left waiting
+(``max_wait_ms`` > 0 makes an idle model wait that long for company first). docs/serving.md has the
+measurements that chose the defaults. ``batching=False`` (``--no-batching``) predicts each request on its
+own, for comparison.
 
 Malformed requests get a 4xx with a message, never a 500: 400 for a body that is not JSON, 413 for a
 body, a list of texts or a token count over the limits, 422 for JSON of the wrong shape. A client that
@@ -224,8 +225,8 @@ def create_app(
     model: Any,
     model_path: str | os.PathLike | None = None,
     batching: bool = True,
-    max_batch_sentences: int = 64,
-    max_wait_ms: float = 5.0,
+    max_batch_sentences: int = 16,
+    max_wait_ms: float = 0.0,
     mini_batch_size: int | None = None,
     limits: Limits | None = None,
     link_template: str | None = DEFAULT_LINK_TEMPLATE,
@@ -529,8 +530,8 @@ def run_serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     batching: bool = True,
-    max_batch_sentences: int = 64,
-    max_wait_ms: float = 5.0,
+    max_batch_sentences: int = 16,
+    max_wait_ms: float = 0.0,
     mini_batch_size: int | None = None,
     limits: Limits | None = None,
     threads: int | None = None,
@@ -549,10 +550,6 @@ def run_serve(
         limits = replace(limits, allowed_hosts=(*limits.allowed_hosts, host))  # the address it is reached at
     if threads:
         torch.set_num_threads(int(threads))
-    if os.environ.get("POLYTAG_SWITCH"):
-        import sys
-
-        sys.setswitchinterval(float(os.environ["POLYTAG_SWITCH"]))
     model = load_model(model_path, device=device)
     app = create_app(
         model, model_path, batching, max_batch_sentences, max_wait_ms, mini_batch_size, limits, link_template

@@ -7,7 +7,12 @@ over that goes alone). Between chunks the worker drops requests whose client gav
 disconnect: their future is done), takes newly queued requests in, and picks the next chunk shortest
 remaining work first, with aging (a request's remaining work counts less for every chunk it waited), so
 a small request sent during a large one waits about one chunk, not the whole large request, and a large
-request is not starved. Requests that arrive together still share calls.
+request is not starved. Requests that arrive together still share calls, and shortest first puts
+sentences of similar length together, so a call pads less.
+
+When: as soon as the model is idle (continuous batching): the next call takes whatever queued while the
+previous one ran. ``max_wait_ms`` > 0 makes an idle model wait that long for more requests first, which
+measured slower (docs/serving.md): the model idles while the requests it waits for are still being read.
 """
 
 from __future__ import annotations
@@ -50,8 +55,8 @@ class MicroBatcher:
         self,
         predict: Callable[[list[Any]], None],
         enabled: bool = True,
-        max_batch_sentences: int = 64,
-        max_wait_ms: float = 5.0,
+        max_batch_sentences: int = 16,
+        max_wait_ms: float = 0.0,
         max_chunk_subtokens: int = 2048,
     ) -> None:
         self.predict = predict
