@@ -195,8 +195,8 @@ def test_micro_batcher_calls_at_once_and_takes_what_queued_meanwhile():
         first = asyncio.ensure_future(batcher.submit(["alone"]))
         while not busy.is_set():  # the first call started with the one request there was
             await asyncio.sleep(0.001)
-        rest = [batcher.submit([name], costs=[cost]) for name, cost in (("long", 9), ("short", 1), ("mid", 5))]
-        rest.append(batcher.submit(["last"], costs=[20]))
+        queued = (("long", 9), ("short", 1), ("mid", 5), ("last", 20))
+        rest = [batcher.submit([name], costs=[cost]) for name, cost in queued]
         waiting = asyncio.gather(*rest)
         await asyncio.sleep(0)  # the four are queued while the model is busy
         release.set()
