@@ -55,7 +55,7 @@ class MicroBatcher:
         self,
         predict: Callable[[list[Any]], None],
         enabled: bool = True,
-        max_batch_sentences: int = 16,
+        max_batch_sentences: int = 64,
         max_wait_ms: float = 0.0,
         max_chunk_subtokens: int = 2048,
     ) -> None:

@@ -23,7 +23,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--max-batch-sentences",
         type=int,
-        default=16,
+        default=64,
         help="most sentences of concurrent requests predicted in one call (see docs/serving.md)",
     )
     serve.add_argument(
