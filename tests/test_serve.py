@@ -129,6 +129,23 @@ def test_concurrent_requests_are_batched(server):
     assert after["requests"] - before["requests"] == 16
     assert calls < 16  # requests that arrived together shared predict calls
     assert after["largest_batch"] >= 2
+    # what the load bench compares offline predict with: sentences per call, time inside predict
+    assert after["predicted_sentences"] - before["predicted_sentences"] == 16
+    assert after["predict_seconds"] > before["predict_seconds"]
+
+
+def test_each_predict_call_is_one_encoder_pass(server, model, monkeypatch):
+    seen: list[tuple[int, int]] = []
+    original = model.predict
+
+    def spy(sentences, mini_batch_size=32, **options):
+        seen.append((len(sentences), mini_batch_size))
+        return original(sentences, mini_batch_size=mini_batch_size, **options)
+
+    monkeypatch.setattr(model, "predict", spy)
+    status, data = http(server.port, "POST", "/predict", {"texts": ["One two. Three four.", "Five six."]})
+    assert status == 200 and len(data["results"][0]["sentences"]) == 2
+    assert seen == [(3, 3)]  # the call's sentences in one pass, not cut at a fixed mini-batch size
 
 
 def test_parse_request_unit():
@@ -159,3 +176,32 @@ def test_micro_batcher_groups_and_passes_errors_on():
     batched = asyncio.run(scenario(True))
     assert batched[:-1] and max(batched[:-1]) <= 10 and sum(batched[:-1]) == 16 and len(batched) < 9
     assert asyncio.run(scenario(False)) == [2] * 8 + [1]
+
+
+def test_micro_batcher_calls_at_once_and_takes_what_queued_meanwhile():
+    """Continuous batching: no wait before a call; the next call takes the requests that queued while
+    the model was busy, shortest first, up to the cap."""
+    calls: list[list[str]] = []
+    busy, release = threading.Event(), threading.Event()
+
+    def predict(sentences):
+        calls.append(list(sentences))
+        busy.set()
+        release.wait(timeout=30)
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(predict, max_batch_sentences=3, max_wait_ms=0)
+        await batcher.start()
+        first = asyncio.ensure_future(batcher.submit(["alone"]))
+        while not busy.is_set():  # the first call started with the one request there was
+            await asyncio.sleep(0.001)
+        queued = (("long", 9), ("short", 1), ("mid", 5), ("last", 20))
+        rest = [batcher.submit([name], costs=[cost]) for name, cost in queued]
+        waiting = asyncio.gather(*rest)
+        await asyncio.sleep(0)  # the four are queued while the model is busy
+        release.set()
+        await asyncio.gather(first, waiting)
+        await batcher.stop()
+
+    asyncio.run(scenario())
+    assert calls == [["alone"], ["short", "mid", "long"], ["last"]]

@@ -11,11 +11,12 @@ Endpoints:
 * ``GET /info``: tasks (head, label type, kind, labels), encoders, parameter count, limits.
 * ``GET /``: a small page with a text box, a button and the rendered result.
 
-Batching. Requests that arrive together are answered by one ``model.predict`` call: a single worker
-collects what is queued, waits ``max_wait_ms`` for more when the batch is not yet full, then predicts
-everything (up to ``max_batch_sentences``) at once in a worker thread. While it predicts, new requests
-queue up and form the next batch, so under load batches fill by themselves. ``batching=False``
-(``--no-batching``) predicts each request on its own, for comparison.
+Batching. Requests that arrive together are answered by one ``model.predict`` call, in a worker thread:
+as soon as the model is idle, the next call takes what queued meanwhile (up to ``max_batch_sentences``,
+shortest first), so under load calls fill by themselves and the model is not left waiting
+(``max_wait_ms`` > 0 makes an idle model wait that long for company first). docs/serving.md has the
+measurements that chose the defaults. ``batching=False`` (``--no-batching``) predicts each request on its
+own, for comparison.
 
 Malformed requests get a 4xx with a message, never a 500: 400 for a body that is not JSON, 413 for a
 body, a list of texts or a token count over the limits, 422 for JSON of the wrong shape. A client that
@@ -225,8 +226,8 @@ def create_app(
     model_path: str | os.PathLike | None = None,
     batching: bool = True,
     max_batch_sentences: int = 64,
-    max_wait_ms: float = 5.0,
-    mini_batch_size: int = 32,
+    max_wait_ms: float = 0.0,
+    mini_batch_size: int | None = None,
     limits: Limits | None = None,
     link_template: str | None = DEFAULT_LINK_TEMPLATE,
 ) -> Any:
@@ -239,7 +240,9 @@ def create_app(
     model.eval()
 
     def predict(sentences: list[Any]) -> None:
-        model.predict(sentences, mini_batch_size=mini_batch_size)
+        # one encoder pass per chunk unless told otherwise: a chunk is already bounded in sentences and
+        # subtokens, and every extra pass costs a fixed few milliseconds of Python around the encoder
+        model.predict(sentences, mini_batch_size=mini_batch_size or max(1, len(sentences)))
 
     batcher = MicroBatcher(predict, batching, max_batch_sentences, max_wait_ms, limits.max_chunk_subtokens)
     # one tokenizer copy per thread that counts: the event loop (small requests) and the helper thread
@@ -295,6 +298,8 @@ def create_app(
             "uptime_s": round(time.time() - started, 1),
             **counters,
             "predict_calls": batcher.predict_calls,
+            "predicted_sentences": batcher.predicted_sentences,
+            "predict_seconds": round(batcher.predict_seconds, 3),
             "largest_batch": batcher.largest_batch,
             "queued_sentences": batcher.queued_sentences,
             "queued_subtokens": batcher.queued_subtokens,
@@ -418,7 +423,7 @@ async def _predict_while_connected(
     limits: Limits,
 ) -> None:
     """Predict, but give up (and drop the queued work) when the client goes away or the deadline passes."""
-    work = asyncio.ensure_future(batcher.submit(sentences, costs, weights))
+    work = batcher.enqueue(sentences, costs, weights)
     gone = asyncio.ensure_future(_until_disconnected(request))
     try:
         done, _ = await asyncio.wait(
@@ -526,8 +531,8 @@ def run_serve(
     port: int = 8000,
     batching: bool = True,
     max_batch_sentences: int = 64,
-    max_wait_ms: float = 5.0,
-    mini_batch_size: int = 32,
+    max_wait_ms: float = 0.0,
+    mini_batch_size: int | None = None,
     limits: Limits | None = None,
     threads: int | None = None,
     access_log: bool = False,

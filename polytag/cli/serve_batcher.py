@@ -7,7 +7,12 @@ over that goes alone). Between chunks the worker drops requests whose client gav
 disconnect: their future is done), takes newly queued requests in, and picks the next chunk shortest
 remaining work first, with aging (a request's remaining work counts less for every chunk it waited), so
 a small request sent during a large one waits about one chunk, not the whole large request, and a large
-request is not starved. Requests that arrive together still share calls.
+request is not starved. Requests that arrive together still share calls, and shortest first puts
+sentences of similar length together, so a call pads less.
+
+When: as soon as the model is idle (continuous batching): the next call takes whatever queued while the
+previous one ran. ``max_wait_ms`` > 0 makes an idle model wait that long for more requests first, which
+measured slower (docs/serving.md): the model idles while the requests it waits for are still being read.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,7 +56,7 @@ class MicroBatcher:
         predict: Callable[[list[Any]], None],
         enabled: bool = True,
         max_batch_sentences: int = 64,
-        max_wait_ms: float = 5.0,
+        max_wait_ms: float = 0.0,
         max_chunk_subtokens: int = 2048,
     ) -> None:
         self.predict = predict
@@ -63,6 +69,8 @@ class MicroBatcher:
         self.task: asyncio.Task | None = None
         self.active: list[Job] = []
         self.predict_calls = 0
+        self.predicted_sentences = 0  # over predict_calls: the mean batch the model actually saw
+        self.predict_seconds = 0.0  # wall time inside predict: over elapsed time, how busy the model is
         self.batched_requests = 0
         self.largest_batch = 0
         self.queued_sentences = 0  # submitted and not yet predicted (or dropped)
@@ -87,21 +95,32 @@ class MicroBatcher:
         """Predict ``sentences`` in place, together with whatever else is queued; cancelling the wait
         abandons the work not yet started. ``costs``: their subtokens (default 1 each); ``weights``:
         their work units (default: the costs)."""
+        future = self.enqueue(sentences, costs, weights)
+        try:
+            await future
+        finally:
+            if not future.done():  # the waiting request gave up (timeout, client gone)
+                future.cancel()
+
+    def enqueue(
+        self, sentences: list[Any], costs: Sequence[int] | None = None, weights: Sequence[int] | None = None
+    ) -> asyncio.Future:
+        """Queue ``sentences``; the future is done when they are predicted. Cancelling it abandons the
+        work not yet started. Why not only :meth:`submit`: a request that waits on this future together
+        with its disconnect watch needs no task of its own (one task fewer per request on the loop)."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
         if not sentences:
-            return
+            future.set_result(None)
+            return future
         if self.queue is None:
             raise RuntimeError("the batcher is not running")
         costs = list(costs) if costs is not None else [1] * len(sentences)
         weights = list(weights) if weights is not None else costs
-        job = Job(list(sentences), costs, weights, asyncio.get_running_loop().create_future())
+        job = Job(list(sentences), costs, weights, future)
         self.queued_sentences += len(job.sentences)
         self.queued_subtokens += job.remaining
-        try:
-            self.queue.put_nowait(job)
-            await job.future
-        finally:
-            if not job.future.done():  # the waiting request gave up (timeout, client gone)
-                job.future.cancel()
+        self.queue.put_nowait(job)
+        return future
 
     def _take_queued(self) -> None:
         assert self.queue is not None
@@ -164,16 +183,24 @@ class MicroBatcher:
                 break
         return chunk
 
+    def _timed_predict(self, sentences: list[Any]) -> None:
+        start = time.perf_counter()
+        try:
+            self.predict(sentences)
+        finally:
+            self.predict_seconds += time.perf_counter() - start
+
     async def _predict_chunk(
         self, loop: asyncio.AbstractEventLoop, chunk: list[tuple[Job, int, int]]
     ) -> None:
         """One predict call for the chunk; if it fails, each job's part again on its own."""
         sentences = [s for job, start, end in chunk for s in job.sentences[start:end]]
         self.predict_calls += 1
+        self.predicted_sentences += len(sentences)
         self.batched_requests += len(chunk)
         self.largest_batch = max(self.largest_batch, len(sentences))
         try:
-            await loop.run_in_executor(self.executor, self.predict, sentences)
+            await loop.run_in_executor(self.executor, self._timed_predict, sentences)
         except Exception as exc:  # noqa: BLE001 - isolated below, then handed to the request that caused it
             if len(chunk) > 1:  # find the culprit: the other requests must not fail with it
                 for part in chunk:

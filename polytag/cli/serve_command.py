@@ -24,15 +24,18 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--max-batch-sentences",
         type=int,
         default=64,
-        help="most sentences of concurrent requests predicted in one call",
+        help="most sentences of concurrent requests predicted in one call (see docs/serving.md)",
     )
     serve.add_argument(
         "--max-wait-ms",
         type=float,
-        default=5.0,
-        help="how long to wait for more requests when a batch is not full",
+        default=0.0,
+        help="how long an idle model waits for more requests before a call (0: call at once; the next "
+        "call takes what queued meanwhile)",
     )
-    serve.add_argument("--batch-size", type=int, default=32, help="sentences per encoder pass")
+    serve.add_argument(
+        "--batch-size", type=int, default=None, help="sentences per encoder pass (default: the whole call)"
+    )
     serve.add_argument("--max-request-bytes", type=int, default=1_000_000)
     serve.add_argument("--max-texts-per-request", type=int, default=256)
     serve.add_argument(
