@@ -33,6 +33,7 @@ import logging
 import os
 import random
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -268,6 +269,90 @@ def write_zelda(target: Path, source: Path) -> Path:
     return folder
 
 
+FLOORS = {  # issue 17's targets: (task, path into figures.json, floor)
+    "in-KB accuracy": ("nel", ("test", "accuracy"), 0.90),
+    "seen-entity accuracy": ("nel", ("test", "seen_accuracy"), 0.95),
+    "unseen-entity accuracy": ("nel", ("test", "unseen_accuracy"), 0.80),
+    "end-to-end F1 (NER+NEL, one predict)": ("multitask", ("test_end_to_end", "end_to_end_f1"), 0.82),
+}
+
+
+def run_seeds(args: argparse.Namespace, argv: list[str]) -> None:
+    """One child process per seed (``--parallel`` at a time, one thread each), then every figure's mean,
+    min, max and spread over the seeds next to its floor."""
+    seeds = [int(s) for s in args.seeds.split(",")]
+    skip: set[int] = set()
+    for i, a in enumerate(argv):
+        if a in ("--seeds", "--parallel", "--out", "--seed"):
+            skip.update({i, i + 1})
+    base = [a for i, a in enumerate(argv) if i not in skip and not a.startswith(("--seeds=", "--parallel="))]
+    running: list[tuple[int, subprocess.Popen]] = []
+    started = time.perf_counter()
+    for seed in seeds:
+        while len(running) >= args.parallel:
+            running.pop(0)[1].wait()
+        out = args.out / f"seed{seed}"
+        out.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, __file__, *base, "--seed", str(seed), "--out", str(out)]
+        log.info("seed %d: %s", seed, " ".join(command))
+        with open(out / "run.log", "w", encoding="utf-8") as handle:
+            running.append((seed, subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)))
+    for _, process in running:
+        process.wait()
+    runs = {}
+    for seed in seeds:
+        path = args.out / f"seed{seed}" / "figures.json"
+        if not path.exists():
+            raise SystemExit(f"seed {seed} wrote no figures; see {path.parent / 'run.log'}")
+        runs[seed] = json.loads(path.read_text(encoding="utf-8"))
+    summary = summarise(args.task, runs)
+    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+    summary["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    line = json.dumps(summary)
+    (args.out / "summary.json").write_text(line + "\n", encoding="utf-8")
+    print(line)
+
+
+def summarise(task: str, runs: dict[int, dict]) -> dict:
+    """Mean / min / max / spread of the headline figures over seeds, each with its floor."""
+    rows: dict[str, dict] = {}
+    for name, (floor_task, path, floor) in FLOORS.items():
+        if floor_task != task:
+            continue
+        values = []
+        for figures in runs.values():
+            value: object = figures
+            for key in path:
+                value = value[key]  # type: ignore[index]
+            values.append(float(value))  # type: ignore[arg-type]
+        mean = sum(values) / len(values)
+        rows[name] = {
+            "values": values,
+            "mean": round(mean, 4),
+            "min": round(min(values), 4),
+            "max": round(max(values), 4),
+            "spread": round(max(values) - min(values), 4),
+            "floor": floor,
+            "meets_floor": min(values) >= floor,
+        }
+        print(
+            f"{name:40} mean {mean:.4f}  min {min(values):.4f}  max {max(values):.4f}  "
+            f"spread {max(values) - min(values):.4f}  floor {floor:.2f}  "
+            f"{'ok' if min(values) >= floor else 'BELOW'}"
+        )
+    first = next(iter(runs.values()))
+    extra = {
+        "seconds_per_epoch": [r["seconds_per_epoch"] for r in runs.values()],
+        "epochs": first["epochs"],
+        "total_seconds": [r["total_seconds"] for r in runs.values()],
+    }
+    if task == "nel":
+        extra["popularity_baseline"] = first["test"]["popularity_baseline"]
+        extra["mentions_per_second"] = [r["test"]["mentions_per_second"] for r in runs.values()]
+    print("training seconds per seed:", extra["total_seconds"], "per epoch:", extra["seconds_per_epoch"])
+    return {"task": task, "seeds": list(runs), "figures": rows, **extra}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -288,12 +373,19 @@ def main() -> None:
     parser.add_argument("--dev-fraction", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--seeds", default=None, help="comma-separated seeds: one child run each, then a summary"
+    )
+    parser.add_argument("--parallel", type=int, default=2, help="seeds run at once (with --seeds)")
     parser.add_argument("--write-zelda", type=Path, default=None, metavar="DIR")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     root = args.data or datasets_root()
     if args.write_zelda is not None:
         print(f"wrote {write_zelda(args.write_zelda, root)}")
+        return
+    if args.seeds:
+        run_seeds(args, sys.argv[1:])
         return
     if args.threads:
         torch.set_num_threads(args.threads)

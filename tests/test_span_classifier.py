@@ -251,7 +251,9 @@ def test_an_unseen_gold_entity_is_chosen_through_its_name(tiny_encoder_dir: Path
     for mention, entries in test_table.items():
         table[mention] = {entity: (1.0 if entity not in seen_entities else 2.0) for entity in entries}
     dictionary = _dictionary(*seen_entities)
-    model = SpanClassifier(embeddings, dictionary, candidates=CandidateGenerator(table))
+    model = SpanClassifier(  # surface features would spot "mention == title": test the name vectors
+        embeddings, dictionary, candidates=CandidateGenerator(table), surface_features=False
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
     model.train()
     for _ in range(15):

@@ -70,6 +70,7 @@ from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
 from polytag.evaluation import Result, evaluate_linking
 from polytag.io import register_model_class
 from polytag.models.base import PREDICTED, Classifier, as_sentence_list
+from polytag.models.span_features import NUM_FEATURES, DocumentWords, candidate_features
 from polytag.models.span_parts import (
     NAME_POOLINGS,
     POOLINGS,
@@ -109,6 +110,8 @@ class SpanClassifier(Classifier):
         prototype_dropout: float = 0.3,
         dropout: float = 0.0,
         document_context: bool = False,
+        surface_features: bool = True,
+        predict_nil: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(embeddings, label_dictionary, label_type)
@@ -164,6 +167,18 @@ class SpanClassifier(Classifier):
         if self.context_projection is not None:
             torch.nn.init.zeros_(self.context_projection.weight)
             torch.nn.init.zeros_(self.context_projection.bias)
+        self.surface_features = bool(surface_features) and candidates is not None
+        self.feature_weights = (
+            torch.nn.Parameter(torch.zeros(NUM_FEATURES)) if self.surface_features else None
+        )
+        self._document_words = DocumentWords()
+        if predict_nil is None:  # spans from another layer (NER) include mentions with no entity
+            predict_nil = span_label_type is not None
+        self.predict_nil = bool(predict_nil) and candidates is not None
+        self.nil_scorer = torch.nn.Linear(self._vector_size(), 1) if self.predict_nil else None
+        if self.nil_scorer is not None:
+            torch.nn.init.zeros_(self.nil_scorer.weight)
+            torch.nn.init.zeros_(self.nil_scorer.bias)
         self._unk_index = label_dictionary.item2idx.get(UNK, -1)
         self._name_cache: dict[str, torch.Tensor] = {}
         self._document_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -334,15 +349,16 @@ class SpanClassifier(Classifier):
         if self.candidates is None:
             return self._all_label_scores(spans, encoded)
         assert self.candidates is not None
+        gold_values = [self._gold_value(span) for span in spans]
         entities, ids_np, prior_np, gold_np = candidate_table(
-            self.candidates, spans, [self._gold_value(span) for span in spans], self.training
+            self.candidates, spans, gold_values, self.training
         )
         ids = torch.from_numpy(ids_np).to(device)
         gold = torch.from_numpy(gold_np)
         valid = ids >= 0
         if not entities:
             scores = encoded.new_full(ids.shape, float("-inf"))
-            return SpanScores(spans, scores, gold, ids, entities)
+            return self._with_nil(SpanScores(spans, scores, gold, ids, entities), encoded, gold_values)
         index = self.label_dictionary.item2idx
         entity_labels = torch.tensor(
             [index.get(e, -1) if e != UNK else -1 for e in entities], dtype=torch.long, device=device
@@ -360,8 +376,31 @@ class SpanClassifier(Classifier):
         if self.prior_weight is not None:
             prior = torch.from_numpy(prior_np).to(device=device, dtype=scores.dtype)
             scores = scores + self.prior_weight.to(scores.dtype) * prior
+        if self.feature_weights is not None:
+            span_sentences = [sentences[row] for row in rows]
+            features = candidate_features(spans, span_sentences, ids_np, entities, self._document_words)
+            weights = self.feature_weights.to(scores.dtype)
+            scores = scores + torch.from_numpy(features).to(device=device, dtype=scores.dtype) @ weights
         scores = scores.masked_fill(~valid, float("-inf"))
-        return SpanScores(spans, scores, gold, ids, entities)
+        return self._with_nil(SpanScores(spans, scores, gold, ids, entities), encoded, gold_values)
+
+    def _with_nil(
+        self, result: SpanScores, encoded: torch.Tensor, gold_values: list[str | None]
+    ) -> SpanScores:
+        """With ``predict_nil``, one more column: the score of "this mention links to no entity", which is
+        the gold of a span without a ``label_type`` label (an NER span that is not linked)."""
+        if self.nil_scorer is None:
+            return result
+        nil = self.nil_scorer(encoded).to(result.scores.dtype)
+        column = result.scores.shape[-1]
+        gold = result.gold.clone()
+        for i, value in enumerate(gold_values):
+            if value is None:
+                gold[i] = column
+        result.scores = torch.cat([result.scores, nil], dim=-1)
+        result.gold = gold
+        result.nil_column = column
+        return result
 
     def _all_label_scores(self, spans: list[Span], encoded: torch.Tensor) -> SpanScores:
         if isinstance(self.decoder, PrototypicalDecoder):
@@ -406,6 +445,9 @@ class SpanClassifier(Classifier):
         probs = torch.softmax(scores.masked_fill(~has_candidate.unsqueeze(-1), 0.0), dim=-1)
         names = logits.entities if logits.ids is not None else self.label_dictionary.idx2item
         ids = logits.ids.tolist() if logits.ids is not None else None
+        nil = logits.nil_column
+        if nil is not None:
+            has_candidate &= probs.argmax(dim=-1) != nil  # the mention links to nothing: no label
         if return_probabilities_for_all_classes:
             for i, span in enumerate(logits.spans):
                 if not has_candidate[i]:
@@ -413,7 +455,7 @@ class SpanClassifier(Classifier):
                 row = probs[i]
                 order = torch.argsort(row, descending=True).tolist()
                 for k in order:
-                    if not math.isfinite(float(scores[i, k])):
+                    if k == nil or not math.isfinite(float(scores[i, k])):
                         continue
                     name = names[ids[i][k]] if ids is not None else names[k]
                     span.add_label(label_name, name, float(row[k]))
@@ -551,4 +593,11 @@ class SpanClassifier(Classifier):
             "prototype_dropout": self.prototype_dropout,
             "dropout": self.dropout_rate,
             "document_context": self.document_context,
+            "surface_features": self.surface_features,
+            "predict_nil": self.predict_nil,
         }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], embeddings: dict[str, TransformerEmbeddings]) -> Classifier:
+        """Files written before ``surface_features`` and ``predict_nil`` existed have no such weights."""
+        return super().from_config({"surface_features": False, "predict_nil": False, **config}, embeddings)

@@ -35,7 +35,8 @@ class SpanScores:
 
     ``spans[i]`` is the i-th scored span; ``scores[i, k]`` is its score for entity ``entities[ids[i, k]]``
     (``-inf`` where ``ids`` is -1, i.e. padding); ``gold[i]`` is the position of the gold entity in row i
-    or -1. Without candidates, ``ids`` is None and the columns are the label dictionary's items.
+    or -1. Without candidates, ``ids`` is None and the columns are the label dictionary's items. With
+    ``nil_column``, ``scores`` has one column more than ``ids``: the score of linking to no entity.
     """
 
     spans: list[Span]
@@ -43,6 +44,7 @@ class SpanScores:
     gold: torch.Tensor
     ids: torch.Tensor | None = None
     entities: list[str] = field(default_factory=list)
+    nil_column: int | None = None  # the last column scores "links to no entity" (``predict_nil``)
 
 
 def pool_span_vectors(tokens: torch.Tensor, rows: list[int], spans: list[Span], op: str) -> torch.Tensor:
