@@ -365,7 +365,7 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=0, help="use_context subtokens per side")
     parser.add_argument("--no-document-context", dest="document_context", action="store_false")
     parser.add_argument("--prototype-dropout", type=float, default=0.3)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate when fine-tuning")
     parser.add_argument("--head-lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=32)
