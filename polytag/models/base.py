@@ -25,8 +25,8 @@ from polytag.io import save_model_file
 from polytag.models.batching import as_sentence_list, encoder_lengths, length_sorted_batches
 from polytag.models.head import Head
 from polytag.models.prediction import predict_heads, warn_unused_prediction_options
-from polytag.nn.decoder import decoder_config
 from polytag.nn.bf16 import BF16Linear
+from polytag.nn.decoder import decoder_config
 from polytag.nn.int8 import Int8Linear
 
 log = logging.getLogger("polytag")
