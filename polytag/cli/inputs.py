@@ -87,14 +87,15 @@ def parse_columns(text: str | None) -> dict[int, str] | None:
     return columns
 
 
-def load_model(path: str | os.PathLike, device: str | None = None) -> Any:
-    """Load any polytag model file (the class comes from the file, via the allow-list)."""
+def load_model(path: str | os.PathLike, device: str | None = None, quantize: str | None = None) -> Any:
+    """Load any polytag model file (the class comes from the file, via the allow-list); ``quantize``
+    (``"int8"`` or ``"bf16"``, CPU only) is ``Model.load``'s reduced-precision encoder mode."""
     from polytag.models import Model
 
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"model file not found: {path}")
-    return Model.load(path, device=device)
+    return Model.load(path, device=device, quantize=quantize)
 
 
 def iter_text_file(

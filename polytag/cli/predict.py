@@ -241,11 +241,12 @@ def run_predict(
     link_template: str | None = DEFAULT_LINK_TEMPLATE,
     device: str | None = None,
     workers: int = 1,
+    quantize: str | None = None,
 ) -> dict[str, Any]:
     """Predict ``input_path`` into ``output`` (stdout when None); returns counts and throughput.
 
     ``workers > 1`` predicts in that many processes (see the module docstring); the output is written in
-    input order all the same.
+    input order all the same. ``quantize`` (``"int8"``/``"bf16"``) is ``Model.load``'s CPU inference mode.
     """
     if chunk_size < 1 or batch_size < 1:
         raise UsageError("--chunk-size and --batch-size must be positive")
@@ -256,7 +257,7 @@ def run_predict(
         raise UsageError(f"input file not found: {input_path}")
     target = output_format(output, out_format)
     if workers == 1:
-        model = load_model(model_path, device=device)
+        model = load_model(model_path, device=device, quantize=quantize)
         layers = model_layers(model)
         keep_documents = uses_context(model)
     else:
@@ -274,7 +275,8 @@ def run_predict(
                 progress_bar.advance(len(chunk), sum(len(s) for s in chunk))
                 del chunk
         else:
-            setup = (str(model_path), device, _threads_per_worker(workers), target, link_template, batch_size)
+            threads = _threads_per_worker(workers)
+            setup = (str(model_path), device, threads, target, link_template, batch_size, quantize)
             for text, sentences, tokens in _predict_in_workers(chunks, workers, setup):
                 out.write(text)
                 progress_bar.advance(sentences, tokens)
@@ -408,7 +410,13 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_setup(
-    model_path: str, device: str | None, threads: int, target: str, link_template: str | None, batch_size: int
+    model_path: str,
+    device: str | None,
+    threads: int,
+    target: str,
+    link_template: str | None,
+    batch_size: int,
+    quantize: str | None = None,
 ) -> None:
     """Runs once in each worker: remember the job and set the thread count (the model loads lazily)."""
     import torch
@@ -422,6 +430,7 @@ def _worker_setup(
         target=target,
         link_template=link_template,
         batch_size=batch_size,
+        quantize=quantize,
     )
 
 
@@ -429,7 +438,9 @@ def _worker_predict(payload: str) -> tuple[bool, str]:
     """Predict and render one encoded chunk; returns ``(True, text)`` or ``(False, error message)``."""
     try:
         if "model" not in _WORKER:
-            _WORKER["model"] = load_model(_WORKER["model_path"], device=_WORKER["device"])
+            _WORKER["model"] = load_model(
+                _WORKER["model_path"], device=_WORKER["device"], quantize=_WORKER.get("quantize")
+            )
             _WORKER["layers"] = model_layers(_WORKER["model"])
         offset, sentences = decode_chunk(payload)
         _WORKER["model"].predict(sentences, mini_batch_size=_WORKER["batch_size"])
@@ -518,6 +529,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     predict.add_argument("--device", help="torch device, e.g. cpu or cuda")
     predict.add_argument(
+        "--quantize",
+        choices=["int8", "bf16"],
+        help="CPU inference with the encoder's linear layers in int8 or bfloat16 (bf16 needs AMX or "
+        "AVX512-BF16 to be faster; see docs/heads.md); the heads stay float32",
+    )
+    predict.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -545,5 +562,6 @@ def _handle(args: argparse.Namespace) -> int:
         args.link_template or DEFAULT_LINK_TEMPLATE,
         args.device,
         args.workers,
+        args.quantize,
     )
     return 0

@@ -538,6 +538,7 @@ def run_serve(
     access_log: bool = False,
     link_template: str | None = DEFAULT_LINK_TEMPLATE,
     device: str | None = None,
+    quantize: str | None = None,
 ) -> None:
     """Load the model and serve it until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
     import torch
@@ -550,7 +551,7 @@ def run_serve(
         limits = replace(limits, allowed_hosts=(*limits.allowed_hosts, host))  # the address it is reached at
     if threads:
         torch.set_num_threads(int(threads))
-    model = load_model(model_path, device=device)
+    model = load_model(model_path, device=device, quantize=quantize)
     app = create_app(
         model, model_path, batching, max_batch_sentences, max_wait_ms, mini_batch_size, limits, link_template
     )

@@ -75,6 +75,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--link-template", default=None, help="URL of an entity's page, {} is the entity id")
     serve.add_argument("--device", help="torch device, e.g. cpu or cuda")
+    serve.add_argument(
+        "--quantize",
+        choices=["int8", "bf16"],
+        help="CPU inference with the encoder's linear layers in int8 or bfloat16 (see docs/heads.md)",
+    )
     serve.set_defaults(handler=_handle)
 
 
@@ -112,5 +117,6 @@ def _handle(args: argparse.Namespace) -> int:
         args.access_log,
         args.link_template or DEFAULT_LINK_TEMPLATE,
         args.device,
+        args.quantize,
     )
     return 0

@@ -25,6 +25,7 @@ from polytag.io import save_model_file
 from polytag.models.batching import as_sentence_list, encoder_lengths, length_sorted_batches
 from polytag.models.head import Head
 from polytag.models.prediction import predict_heads, warn_unused_prediction_options
+from polytag.nn.bf16 import BF16Linear
 from polytag.nn.decoder import decoder_config
 from polytag.nn.int8 import Int8Linear
 
@@ -124,8 +125,12 @@ class Model(torch.nn.Module, metaclass=abc.ABCMeta):
 
     def save(self, model_file: str | os.PathLike) -> None:
         """Write the model as one safetensors file with a JSON config (atomic; no pickle)."""
-        if any(isinstance(module, Int8Linear) for module in self.modules()):
-            raise ValueError("an int8 model is for inference only; save the float32 model it was loaded from")
+        for module in self.modules():
+            if isinstance(module, (Int8Linear, BF16Linear)):
+                kind = "an int8" if isinstance(module, Int8Linear) else "a bf16"
+                raise ValueError(
+                    f"{kind} model is for inference only; save the float32 model it was loaded from"
+                )
         embeddings = self.saved_embeddings()
         for module in embeddings:
             if not callable(getattr(module, "to_config", None)):
@@ -157,7 +162,10 @@ class Model(torch.nn.Module, metaclass=abc.ABCMeta):
         which allocates nothing) before any weight is allocated; every problem is a ModelFileError
         naming the file. ``dtype`` (e.g. ``torch.bfloat16``) casts the weights for inference;
         ``quantize="int8"`` turns the encoder's linear layers into int8 layers with per-token activation
-        scales (CPU inference; the predictions stay independent of the batch, see ``polytag.nn.int8``).
+        scales (CPU inference; the predictions stay independent of the batch, see ``polytag.nn.int8``);
+        ``quantize="bf16"`` runs them in bfloat16 on oneDNN with the residual stream, layer norms and heads
+        in float32 (CPU inference, 2-3x float32 on CPUs with AMX or AVX512-BF16; elsewhere it warns that
+        it is slower; see ``polytag.nn.bf16``). Neither kind of model can be saved: keep the float file.
         """
         from polytag.models.loading import load_model
 

@@ -36,6 +36,7 @@ from polytag.io import (
     inspect_model_file,
     load_model_tensors,
 )
+from polytag.nn.bf16 import bf16_linear_layers, warn_if_slow_bf16
 from polytag.nn.int8 import quantize_linear_layers
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
 # What building may take beyond the file's declared tensor bytes: non-persistent buffers such as BERT's
 # position ids (a few KB) and the like. A config describing more than this is refused before building.
 BUILD_SLACK_BYTES = 64 * 2**20
+
+# ``quantize=`` values of Model.load: the encoder's linear layers in int8 (polytag.nn.int8) or in bfloat16
+# (polytag.nn.bf16); the heads stay float32 either way.
+QUANTIZE_MODES = (None, "int8", "bf16")
 
 _FLOAT_DTYPES = {"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2", "F8_E8M0"}
 
@@ -137,8 +142,8 @@ def load_model(
     quantize: str | None = None,
 ) -> Model:
     """What :meth:`Model.load` does (see there and the module docstring)."""
-    if quantize is not None and quantize != "int8":
-        raise ValueError(f"quantize must be 'int8' or None, got {quantize!r}")
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
     path = Path(model_path)
     info = inspect_model_file(path, check_config=True)
     config = info["config"]
@@ -159,7 +164,10 @@ def load_model(
         model.to(device)
     if quantize is not None:
         if model.device.type != "cpu":
-            raise ValueError(f"quantize='int8' is for CPU inference; the model is on {model.device}")
+            raise ValueError(f"quantize={quantize!r} is for CPU inference; the model is on {model.device}")
+        if quantize == "bf16":
+            warn_if_slow_bf16()
+        replace = bf16_linear_layers if quantize == "bf16" else quantize_linear_layers
         for encoder in model.embedding_modules():  # the heads' small decoders stay float
-            quantize_linear_layers(encoder)
+            replace(encoder)
     return model

@@ -1,0 +1,142 @@
+"""bfloat16 inference for the encoder's linear layers, with the residual stream left in float32.
+
+Every plain ``torch.nn.Linear`` of the encoder becomes a :class:`BF16Linear`: bfloat16 weights, the
+input cast to bfloat16, the product summed in float32 by oneDNN (AMX or AVX512-BF16 on CPUs that have
+them) and returned in bfloat16. Whatever consumes a bf16 output decides the next precision by PyTorch's
+type promotion: in a BERT-like layer the attention (Q, K, V are bf16) and the feed-forward activation
+(GELU on the bf16 up-projection) run in bf16, while ``dense(x) + residual`` promotes back to float32, so
+the residual stream, every LayerNorm, the encoder's output and the heads stay float32.
+
+Why this split: the linear layers are ~65 % of float32 prediction time on MiniLM (profile in
+``bench/reduced_inference.py --profile``) and bf16 GEMMs on AMX are several times faster; the float32
+residual stream keeps outputs close to float32 ones. A bf16 matrix product gives each row the same bits
+whatever the other rows are, so the only dependence on the batch left is the attention over a padded
+length (float32 too differs there, by ~1e-6; in bf16 that can move a value by one bf16 step).
+
+On a CPU without native bf16 (no ``avx512_bf16``/``amx_bf16``), bf16 products are emulated and slower
+than float32: :func:`warn_if_slow_bf16` says so once.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+log = logging.getLogger("polytag")
+
+_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+_warned = False
+
+
+class BF16Linear(torch.nn.Module):
+    """A frozen ``torch.nn.Linear`` with bfloat16 weights; returns bfloat16 whatever its input dtype.
+
+    ``activation="gelu"`` applies the exact (erf) GELU to the output inside the same oneDNN call: a
+    separate bf16 GELU costs more than the fp32 one, the fused one almost nothing. Where oneDNN is there
+    the weights are also pre-packed once (at the first call) into its blocked layout, and the bias is
+    added in the kernel instead of being copied into the output first.
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __init__(self, linear: torch.nn.Linear, activation: str = "none") -> None:
+        super().__init__()
+        if activation not in ("none", "gelu"):
+            raise ValueError(f"activation must be 'none' or 'gelu', got {activation!r}")
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        self.activation = activation
+        self.register_buffer("weight", linear.weight.detach().to(torch.bfloat16).clone())
+        bias = linear.bias.detach().to(torch.bfloat16).clone() if linear.bias is not None else None
+        self.register_buffer("bias", bias)
+        self._packed: torch.Tensor | None = None  # oneDNN's opaque layout: not a buffer, not copied
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_packed"] = None  # an opaque oneDNN tensor cannot be copied or pickled; packed again
+        return state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(torch.bfloat16)
+        if _onednn_bf16() and x.device.type == "cpu" and x.numel() > 0:
+            if self._packed is None:
+                self._packed = torch.ops.mkldnn._reorder_linear_weight(self.weight, 1024)
+            return torch.ops.mkldnn._linear_pointwise(x, self._packed, self.bias, self.activation, [], "none")
+        out = torch.nn.functional.linear(x, self.weight, self.bias)
+        return torch.nn.functional.gelu(out) if self.activation == "gelu" else out
+
+    def extra_repr(self) -> str:
+        fused = ", fused GELU" if self.activation == "gelu" else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}, bfloat16{fused}"
+
+
+@functools.cache
+def _onednn_bf16() -> bool:
+    """Whether oneDNN's packed bf16 linear kernels are there (else plain ``F.linear`` in bf16)."""
+    mkldnn = torch.backends.mkldnn
+    ops = torch.ops.mkldnn
+    return bool(
+        mkldnn.is_available()
+        and hasattr(ops, "_linear_pointwise")
+        and hasattr(ops, "_reorder_linear_weight")
+        and ops._is_mkldnn_bf16_supported()
+    )
+
+
+def _is_exact_gelu(module: torch.nn.Module) -> bool:
+    """Whether ``module`` is the exact (erf) GELU: ``torch.nn.GELU()`` or transformers' ``GELUActivation``."""
+    if isinstance(module, torch.nn.GELU):
+        return module.approximate == "none"
+    return type(module).__name__ == "GELUActivation" and getattr(module, "act", None) is F.gelu
+
+
+def bf16_linear_layers(module: torch.nn.Module) -> int:
+    """Replace every plain ``torch.nn.Linear`` inside ``module`` by a :class:`BF16Linear` (in place).
+
+    A BERT-style feed-forward block (a ``dense`` Linear followed by an exact-GELU
+    ``intermediate_act_fn``: BERT, RoBERTa, XLM-R, ELECTRA, MiniLM) gets the GELU fused into its linear
+    layer and the activation module replaced by ``Identity``. Returns how many linear layers were
+    replaced. Subclasses of Linear (e.g. a head's ``LinearDecoder``) are left alone.
+    """
+    replaced = 0
+    for parent in list(module.modules()):
+        dense, act = getattr(parent, "dense", None), getattr(parent, "intermediate_act_fn", None)
+        fuse = type(dense) is torch.nn.Linear and act is not None and _is_exact_gelu(act)
+        for name, child in list(parent.named_children()):
+            if type(child) is torch.nn.Linear:
+                activation = "gelu" if fuse and name == "dense" else "none"
+                setattr(parent, name, BF16Linear(child, activation))
+                replaced += 1
+        if fuse:
+            parent.intermediate_act_fn = torch.nn.Identity()
+    return replaced
+
+
+def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
+    """Whether the CPU has AMX-BF16 or AVX512-BF16 (None when ``cpuinfo`` cannot be read)."""
+    try:
+        flags = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return any(flag in flags.split() for flag in _BF16_CPU_FLAGS)
+
+
+def warn_if_slow_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Log once (per process) when bf16 products would be emulated; returns whether it warned now."""
+    global _warned
+    if _warned or cpu_has_native_bf16(cpuinfo) is not False:
+        return False
+    _warned = True
+    log.warning(
+        "quantize='bf16': this CPU has no AMX-BF16 or AVX512-BF16 (%s), so bfloat16 products are "
+        "emulated and prediction is slower than float32 (the measured 2-3x gain needs AMX); "
+        "use quantize='int8' or float32 on this machine",
+        torch.backends.cpu.get_cpu_capability(),
+    )
+    return True
