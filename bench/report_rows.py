@@ -190,11 +190,16 @@ def fmt_aida(f: Figures) -> str:
     epoch = summary.get("seconds_per_epoch") or []
     total = summary.get("total_seconds") or []
     return (
-        f"{len(summary['seeds'])} seeds: " + ", ".join(parts)
+        f"{len(summary['seeds'])} seeds: "
+        + ", ".join(parts)
         + f"; popularity floor {summary['popularity_baseline']:.3f}"
         + (f"; {min(speed):.0f}-{max(speed):.0f} mentions/s" if speed else "")
-        + (f"; {min(epoch):.0f}-{max(epoch):.0f} s per epoch, {max(total) / 60:.0f} min per seed"
-           " (two seeds at once, one thread each)" if epoch and total else "")
+        + (
+            f"; {min(epoch):.0f}-{max(epoch):.0f} s per epoch, {max(total) / 60:.0f} min per seed"
+            " (two seeds at once, one thread each)"
+            if epoch and total
+            else ""
+        )
     )
 
 

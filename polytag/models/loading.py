@@ -36,7 +36,7 @@ from polytag.io import (
     inspect_model_file,
     load_model_tensors,
 )
-from polytag.nn.bf16 import bf16_linear_layers, warn_if_slow_bf16
+from polytag.nn.bf16 import bf16_linear_layers, use_unpadded_attention, warn_if_slow_bf16
 from polytag.nn.int8 import quantize_linear_layers
 
 if TYPE_CHECKING:
@@ -170,4 +170,6 @@ def load_model(
         replace = bf16_linear_layers if quantize == "bf16" else quantize_linear_layers
         for encoder in model.embedding_modules():  # the heads' small decoders stay float
             replace(encoder)
+            if quantize == "bf16":  # each sentence attended alone: bits independent of the batch
+                use_unpadded_attention(encoder)
     return model

@@ -30,6 +30,10 @@ import torch.nn.functional as F
 log = logging.getLogger("polytag")
 
 _BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+# oneDNN's bf16 GEMM picks its reduction order by the number of rows once the inner dimension K is larger
+# than this (measured on AMX: K <= 384 gave the same bits for every row count from 1 to 1,200; K = 512 and
+# 768 did not, from 36-41 rows on). Wider layers are summed over slices of this size in float32.
+EXACT_ROWS_MAX_K = 384
 _warned = False
 
 
@@ -56,19 +60,45 @@ class BF16Linear(torch.nn.Module):
         bias = linear.bias.detach().to(torch.bfloat16).clone() if linear.bias is not None else None
         self.register_buffer("bias", bias)
         self._packed: torch.Tensor | None = None  # oneDNN's opaque layout: not a buffer, not copied
+        self._slices: list[torch.Tensor] | None = None  # weight slices of a wide layer (``_chunked``)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_packed"] = None  # an opaque oneDNN tensor cannot be copied or pickled; packed again
+        state["_slices"] = None
         return state
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(torch.bfloat16)
+        if self.in_features > EXACT_ROWS_MAX_K:
+            return self._chunked(x)
         if _onednn_bf16() and x.device.type == "cpu" and x.numel() > 0:
             if self._packed is None:
                 self._packed = torch.ops.mkldnn._reorder_linear_weight(self.weight, 1024)
             return torch.ops.mkldnn._linear_pointwise(x, self._packed, self.bias, self.activation, [], "none")
         out = torch.nn.functional.linear(x, self.weight, self.bias)
+        return torch.nn.functional.gelu(out) if self.activation == "gelu" else out
+
+    def _chunked(self, x: torch.Tensor) -> torch.Tensor:
+        """The product as a float32 sum of bf16 products over input slices of at most
+        ``EXACT_ROWS_MAX_K`` features, in a fixed order, so that each row's result has the same bits
+        whatever the number of rows (see ``EXACT_ROWS_MAX_K``); returns float32."""
+        if self._slices is None:  # [slices, K slice, out]: one batched product over all slices
+            pad = -self.in_features % EXACT_ROWS_MAX_K
+            weight = F.pad(self.weight, (0, pad)) if pad else self.weight
+            self._slices = [
+                weight.reshape(self.out_features, -1, EXACT_ROWS_MAX_K).permute(1, 2, 0).contiguous()
+            ]
+        stacked = self._slices[0]
+        rows = x.reshape(-1, self.in_features)
+        pad = stacked.shape[0] * EXACT_ROWS_MAX_K - self.in_features
+        if pad:
+            rows = F.pad(rows, (0, pad))
+        pieces = rows.reshape(rows.shape[0], stacked.shape[0], EXACT_ROWS_MAX_K).transpose(0, 1)
+        out: torch.Tensor | None = torch.bmm(pieces, stacked).float().sum(0).reshape(*x.shape[:-1], -1)
+        assert out is not None
+        if self.bias is not None:
+            out = out.add_(self.bias.float())
         return torch.nn.functional.gelu(out) if self.activation == "gelu" else out
 
     def extra_repr(self) -> str:
@@ -140,3 +170,66 @@ def warn_if_slow_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
         torch.backends.cpu.get_cpu_capability(),
     )
     return True
+
+
+UNPADDED_ATTENTION = "polytag_unpadded"
+_PLUGGABLE = ("bert", "roberta", "xlm-roberta", "electra", "camembert")
+
+
+def unpadded_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """Scaled dot-product attention over each sequence's own length, one sequence at a time.
+
+    Why: attention over a longer padded length moves values by float32 rounding (~1e-7), and in bf16
+    such a move can cross a bf16 step, so a sentence's labels could depend on how long the other
+    sentences of its batch are (4 of 3,453 CoNLL-03 test sentences did). Here every sequence is attended
+    exactly as it would be alone (same shapes, same kernel, no mask). ``query`` etc. are
+    ``[batch, heads, length, dim]``, right-padded; returns ``[batch, length, heads, dim]``.
+    """
+    batch, heads, length, _ = query.shape
+    if attention_mask is None:
+        lengths = [key.shape[2]] * batch
+    else:
+        keep = attention_mask if attention_mask.dtype == torch.bool else attention_mask == 0
+        lengths = keep.reshape(batch, -1, keep.shape[-1])[:, 0, :].sum(-1).tolist()
+    out = query.new_zeros(batch, length, heads, value.shape[-1])
+    groups: dict[int, list[int]] = {}
+    for row, size in enumerate(lengths):  # sequences of one length share a call (no padding there)
+        if size > 0:
+            groups.setdefault(int(size), []).append(row)
+    for size, rows in groups.items():
+        index = torch.tensor(rows, device=query.device)
+        part = F.scaled_dot_product_attention(
+            query.index_select(0, index)[:, :, :size].contiguous(),
+            key.index_select(0, index)[:, :, :size].contiguous(),
+            value.index_select(0, index)[:, :, :size].contiguous(),
+            scale=scaling,
+        )
+        out[index, :size] = part.transpose(1, 2)
+    return out, None
+
+
+def use_unpadded_attention(module: torch.nn.Module) -> int:
+    """Switch every BERT-like Hugging Face encoder inside ``module`` to :func:`unpadded_attention`;
+    returns how many were switched (others keep their attention)."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
+
+    AttentionInterface.register(UNPADDED_ATTENTION, unpadded_attention)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(UNPADDED_ATTENTION, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
+    switched = 0
+    for child in module.modules():
+        config = getattr(child, "config", None)
+        switch = getattr(child, "set_attn_implementation", None)
+        if callable(switch) and getattr(config, "model_type", None) in _PLUGGABLE:
+            switch(UNPADDED_ATTENTION)
+            switched += 1
+    return switched
