@@ -47,7 +47,7 @@ from starlette.requests import Request
 from polytag.cli.render import CSS, render_document
 from polytag.cli.results import DEFAULT_LINK_TEMPLATE, model_layers, sentence_result
 from polytag.cli.segment import make_sentences
-from polytag.cli.serve_batcher import MicroBatcher, pass_size
+from polytag.cli.serve_batcher import MicroBatcher
 from polytag.cli.serve_guard import (
     ACCEPT_BURST,
     ConnectionGuard,
@@ -240,10 +240,9 @@ def create_app(
     model.eval()
 
     def predict(sentences: list[Any]) -> None:
-        # unless told otherwise, the number of length-sorted passes that pads least for what each extra
-        # pass costs (a chunk holds sentences in arrival order: one pass would pad all to the longest)
-        size = mini_batch_size or pass_size([len(sentence) for sentence in sentences])
-        model.predict(sentences, mini_batch_size=size)
+        # one encoder pass per chunk unless told otherwise: a chunk is already bounded in sentences and
+        # subtokens, and every extra pass costs a fixed few milliseconds of Python around the encoder
+        model.predict(sentences, mini_batch_size=mini_batch_size or max(1, len(sentences)))
 
     batcher = MicroBatcher(predict, batching, max_batch_sentences, max_wait_ms, limits.max_chunk_subtokens)
     # one tokenizer copy per thread that counts: the event loop (small requests) and the helper thread

@@ -232,25 +232,3 @@ class MicroBatcher:
 
 
 __all__ = ["Job", "MicroBatcher"]
-
-
-PASS_OVERHEAD_TOKENS = 48  # what one more encoder pass costs, in padded tokens (bench/serve_load.py)
-
-
-def pass_size(lengths: Sequence[int], overhead: int = PASS_OVERHEAD_TOKENS, max_passes: int = 8) -> int:
-    """The ``mini_batch_size`` that makes a call cheapest: ``predict`` sorts a call's sentences by length
-    and cuts them into passes of that many, each padded to its longest. A call holds sentences in arrival
-    order, so one pass pads short sentences to the longest of all; more passes pad less but each costs
-    ``overhead``. Tries 1 to ``max_passes`` passes and returns the size of the cheapest."""
-    ordered = sorted(lengths, reverse=True)
-    count = len(ordered)
-    if count <= 1:
-        return max(1, count)
-    best_size, best_cost = count, None
-    for passes in range(1, min(max_passes, count) + 1):
-        size = -(-count // passes)
-        cost = sum(ordered[s] * len(ordered[s : s + size]) for s in range(0, count, size))
-        cost += overhead * -(-count // size)
-        if best_cost is None or cost < best_cost:
-            best_size, best_cost = size, cost
-    return best_size
