@@ -206,20 +206,22 @@ def fmt_aida(f: Figures) -> str:
 def fmt_serve_load(f: Figures) -> str:
     """Tolerant: ``{"clients": {"16": {...}}}`` per client count, or the older batched/one-at-a-time."""
     figures = f["serve"][-1]
+    figures = figures.get("summary", figures)  # the --json file wraps the figures
     clients = figures.get("clients")
     if isinstance(clients, dict):
         parts = []
         for count, c in clients.items():
-            rps = get(c, "server_requests_per_s") or get(c, "requests_per_second") or get(c, "server_rps")
-            offline = get(c, "offline_sentences_per_s") or get(c, "offline")
+            rps = get(c, "server_requests_per_second") or get(c, "server_requests_per_s")
+            offline = get(c, "offline_sentences_per_second") or get(c, "offline_sentences_per_s")
             cell = f"{count} clients: {rps:.1f} req/s" if rps is not None else f"{count} clients:"
             if offline:
                 cell += f" vs offline {offline:.1f} sentences/s ({get(c, 'ratio') or rps / offline:.2f}x)"
             p50, p99 = get(c, "p50_ms") or get(c, "p50"), get(c, "p99_ms") or get(c, "p99")
             if p50 is not None:
                 cell += f", p50 {p50} / p99 {p99} ms"
-            if get(c, "mean_batch") is not None:
-                cell += f", mean batch {get(c, 'mean_batch')}"
+            batch = get(c, "sentences_per_call") or get(c, "mean_batch")
+            if batch is not None:
+                cell += f", {batch} sentences per predict call (offline at that batch)"
             cell += f", {get(c, 'errors', default=0)} errors"
             parts.append(cell)
         return "; ".join(parts)
