@@ -16,6 +16,7 @@ from polytag.evaluation.metrics import (
     default_main_metric,
     evaluate_items,
     format_report,
+    macro_average,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "evaluate_items",
     "evaluate_linking",
     "format_report",
+    "macro_average",
     "recall_at_k",
     "seen_unseen_accuracy",
 ]

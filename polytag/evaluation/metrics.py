@@ -25,7 +25,7 @@ Counting follows Flair's evaluation:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from polytag.errors import PolytagError
@@ -277,3 +277,25 @@ def _pick(report: dict[str, Any], metric: tuple) -> float:
         )
     # A class that occurs neither in gold nor in prediction scores 0 (zero_division=0, as in Flair).
     return 0.0
+
+
+def macro_average(results: Mapping[str, Result]) -> Result:
+    """One result over several named splits: the main score is the unweighted mean of theirs (as ZELDA
+    reports its nine test splits); ``scores`` holds each split's main score and ``"macro_avg"``, and
+    ``split_results`` the full per-split results (Flair keeps them on the result too)."""
+    if not results:
+        raise EvaluationError("a macro average needs at least one split")
+    macro = sum(r.main_score for r in results.values()) / len(results)
+    width = max(len(name) for name in results)
+    lines = [f"{name:<{width}}  {r.main_score:.4f}" for name, r in results.items()]
+    lines.append(f"{'macro avg':<{width}}  {macro:.4f}")
+    result = Result(
+        main_score=macro,
+        detailed_results="\n".join(lines),
+        classification_report={name: r.classification_report for name, r in results.items()},
+        scores={**{name: r.main_score for name, r in results.items()}, "macro_avg": macro},
+        log_header="\t".join(results),
+        log_line="\t".join(f"{r.main_score:.4f}" for r in results.values()),
+    )
+    vars(result)["split_results"] = dict(results)
+    return result

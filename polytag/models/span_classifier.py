@@ -17,17 +17,19 @@ score of a candidate entity ``e`` is
 
     score(span, e) = decoder score of the span against v(e)  +  prior_weight * log(prior share of e)
 
-where ``v(e)`` is ``e``'s learned prototype (the decoder's prototype or linear row) when ``e`` is a
-label seen in training, plus, with ``use_entity_names``, a learned projection of a vector of ``e``'s
-*name* (the title with underscores as spaces, ``"European_Union"`` -> ``"European Union"``) made by the
-same encoder (``name_pooling`` over its tokens, no gradient into the encoder). A candidate never seen
-in training therefore still has a vector and can win. To train that path for such entities, each
-candidate's prototype is dropped (``prototype_dropout``) at random during training, so the name
-projection learns to stand in for a missing prototype. The prior share is the entity's share of the
-mention's prior mass in the candidate table (its in-link count share for AIDA's PPRforNED lists).
-Without a ``decoder`` the model uses a dot-product :class:`PrototypicalDecoder` whose prototypes start at
-zero, and the name projection starts as a copy of the name vector into the span space, so an untrained
-model already ranks candidates by prior plus mention-name similarity.
+plus, with ``surface_features``, learned weights over eight features of (mention, title, document)
+(:mod:`polytag.models.span_features`). Here ``v(e)`` is ``e``'s learned prototype (the decoder's
+prototype or linear row) when ``e`` is a label seen in training, plus, with ``use_entity_names``, a
+learned projection of a vector of ``e``'s *name* (the title with underscores as spaces,
+``"European_Union"`` -> ``"European Union"``) made by the same encoder (``name_pooling`` over its tokens,
+no gradient into the encoder). A candidate never seen in training therefore still has a vector and can
+win. To train that path for such entities, each candidate's prototype is dropped (``prototype_dropout``)
+at random during training, so the name projection learns to stand in for a missing prototype. The prior
+share is the entity's share of the mention's prior mass in the candidate table (its in-link count share
+for AIDA's PPRforNED lists). Without a ``decoder`` the model uses a dot-product
+:class:`PrototypicalDecoder` whose prototypes start at zero, and the name projection starts as a copy of
+the name vector into the span space, so an untrained model already ranks candidates by prior plus
+mention-name similarity.
 
 Document context (``document_context=True``). A learned projection of one vector per document is added
 to every span vector of that document: the mean token vector of the document's first sentence (for news
@@ -35,6 +37,9 @@ such as AIDA, the headline: "SOCCER - JAPAN GET LUCKY WIN"), made by the same en
 and cached like the name vectors. A sentence without earlier neighbours is its own first sentence. On
 AIDA this buys what ``use_context`` (neighbouring subtokens in every encoder window) buys, at a fraction
 of the cost: the headline is encoded once per document instead of the context once per sentence.
+
+With ``predict_nil`` (on when ``span_label_type`` is set) one more column scores "no entity" (a linear map
+of the span vector), trained on spans without a ``label_type`` label; when it wins, no link is written.
 
 Training always puts the gold entity among the span's candidates (at the smallest prior of the list);
 in evaluation and prediction it does not, and a span whose gold is missing counts towards the loss of
@@ -67,7 +72,7 @@ import torch
 from polytag.data import Dictionary, Sentence, Span
 from polytag.data.dictionary import UNK
 from polytag.embeddings import EmbeddingBatch, TransformerEmbeddings
-from polytag.evaluation import Result, evaluate_linking
+from polytag.evaluation import Result, evaluate_linking, macro_average
 from polytag.io import register_model_class
 from polytag.models.base import PREDICTED, Classifier, as_sentence_list
 from polytag.models.span_features import NUM_FEATURES, DocumentWords, candidate_features
@@ -550,32 +555,15 @@ class SpanClassifier(Classifier):
         main_evaluation_metric: tuple[str, str] = ("accuracy", ""),
         **kwargs: Any,
     ) -> Result:
-        """Score each named split (e.g. ZELDA's ``corpus.test_splits``) and their macro average.
-
-        The main score is the unweighted mean of the splits' main scores, as ZELDA reports it;
-        ``result.scores`` holds each split's score under its name and ``"macro_avg"``, and
-        ``result.split_results`` the full per-split results.
-        """
+        """Score each named split (e.g. ZELDA's ``corpus.test_splits``) and their macro average
+        (:func:`~polytag.evaluation.macro_average`: ``scores`` per split and ``"macro_avg"``)."""
         results = {
             name: self.evaluate(data, main_evaluation_metric=main_evaluation_metric, **kwargs)
             for name, data in splits.items()
         }
         if not results:
             raise SpanClassifierError("evaluate_splits needs at least one split")
-        macro = sum(r.main_score for r in results.values()) / len(results)
-        width = max(len(name) for name in results)
-        lines = [f"{name:<{width}}  {r.main_score:.4f}" for name, r in results.items()]
-        lines.append(f"{'macro avg':<{width}}  {macro:.4f}")
-        result = Result(
-            main_score=macro,
-            detailed_results="\n".join(lines),
-            classification_report={name: r.classification_report for name, r in results.items()},
-            scores={**{name: r.main_score for name, r in results.items()}, "macro_avg": macro},
-            log_header="\t".join(results),
-            log_line="\t".join(f"{r.main_score:.4f}" for r in results.values()),
-        )
-        vars(result)["split_results"] = results  # Flair keeps them on the result too
-        return result
+        return macro_average(results)
 
     # -- model file ----------------------------------------------------------------------------------------
     def head_config(self) -> dict[str, Any]:
