@@ -90,18 +90,19 @@ def test_the_readme_has_the_markers() -> None:
 def test_serve_load_formatter_reads_per_client_figures() -> None:
     figures = {
         "serve": [
-            {
+            {"summary": {  # the shape bench/serve_load.py --json writes
                 "clients": {
-                    "16": {"offline_sentences_per_s": 200.0, "server_requests_per_s": 100.0, "ratio": 0.5,
-                           "p50_ms": 150, "p99_ms": 400, "mean_batch": 6.1, "errors": 0},
-                    "64": {"server_requests_per_s": 120.0, "errors": 2},
+                    "16": {"offline_sentences_per_second": 200.0, "server_requests_per_second": 100.0,
+                           "ratio": 0.5, "p50_ms": 150, "p99_ms": 400, "sentences_per_call": 6.1,
+                           "errors": 0},
+                    "64": {"server_requests_per_second": 120.0, "errors": 2},
                 }
-            }
+            }}
         ]
     }  # fmt: skip
     cell = report_rows.fmt_serve_load(figures)
     assert "16 clients: 100.0 req/s vs offline 200.0 sentences/s (0.50x), p50 150 / p99 400 ms" in cell
-    assert "mean batch 6.1, 0 errors" in cell
+    assert "6.1 sentences per predict call (offline at that batch), 0 errors" in cell
     assert "64 clients: 120.0 req/s, 2 errors" in cell
 
 

@@ -172,21 +172,26 @@ class SpanClassifier(Classifier):
         if self.context_projection is not None:
             torch.nn.init.zeros_(self.context_projection.weight)
             torch.nn.init.zeros_(self.context_projection.bias)
-        self.surface_features = bool(surface_features) and candidates is not None
+        self._init_candidate_terms(surface_features, predict_nil)
+        self._unk_index = label_dictionary.item2idx.get(UNK, -1)
+        self._name_cache: dict[str, torch.Tensor] = {}
+        self._document_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _init_candidate_terms(self, surface_features: bool, predict_nil: bool | None) -> None:
+        """Surface-feature weights and the NIL column (both only with candidates; both start at zero)."""
+        has_candidates = self.candidates is not None
+        self.surface_features = bool(surface_features) and has_candidates
         self.feature_weights = (
             torch.nn.Parameter(torch.zeros(NUM_FEATURES)) if self.surface_features else None
         )
         self._document_words = DocumentWords()
         if predict_nil is None:  # spans from another layer (NER) include mentions with no entity
-            predict_nil = span_label_type is not None
-        self.predict_nil = bool(predict_nil) and candidates is not None
+            predict_nil = self.span_label_type is not None
+        self.predict_nil = bool(predict_nil) and has_candidates
         self.nil_scorer = torch.nn.Linear(self._vector_size(), 1) if self.predict_nil else None
         if self.nil_scorer is not None:
             torch.nn.init.zeros_(self.nil_scorer.weight)
             torch.nn.init.zeros_(self.nil_scorer.bias)
-        self._unk_index = label_dictionary.item2idx.get(UNK, -1)
-        self._name_cache: dict[str, torch.Tensor] = {}
-        self._document_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _init_name_projection(self, name_width: int) -> None:
         """Start from "the mention looks like the name": when spans meet entities in the encoder's own
