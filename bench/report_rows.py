@@ -350,7 +350,7 @@ ROWS: list[Row] = [
                 quick=["bench/predict_speed.py", "--threads", "1", "--rounds", "1", "--limit", "64",
                        "--modes", "fp32,int8", "--systems", "polytag,hf"])],
         fmt_predict, 7, rounds=2, inner_rounds=True),
-    Row("pos", "POS (EWT, first 3,000 train sentences, 1 epoch, batch 16, lr 5e-5, 2 threads): "
+    Row("pos", "POS (EWT, first 2,000 train sentences, 1 epoch, batch 16, lr 5e-5, 2 threads): "
         "polytag vs Flair 0.15.1", "`bench/polytag_runner.py pos`, `bench/flair_runner.py pos`",
         [System("polytag", ["bench/polytag_runner.py", "pos", DATA, ENC, "--train-limit", "2000"], threads=2),
          System("flair", ["bench/flair_runner.py", "pos", DATA, ENC, "--train-limit", "2000"], flair=True,
