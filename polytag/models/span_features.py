@@ -29,6 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from polytag.data import Sentence, Span
+from polytag.models.span_parts import document_head
 
 FEATURES = (
     "mention_is_title",
@@ -65,12 +66,7 @@ def title_parts(entity: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def document_words(sentence: Sentence) -> frozenset[str]:
     """Every word of ``sentence``'s document (the sentence alone when it has no neighbours)."""
-    head = sentence
-    for _ in range(MAX_DOCUMENT_SENTENCES):
-        previous = head.previous_sentence()
-        if previous is None or previous is sentence or previous.document_id != sentence.document_id:
-            break
-        head = previous
+    head = document_head(sentence)
     found: set[str] = set()
     current: Sentence | None = head
     for _ in range(MAX_DOCUMENT_SENTENCES):
@@ -78,27 +74,29 @@ def document_words(sentence: Sentence) -> frozenset[str]:
             break
         found.update(w for token in current for w in words(token.text))
         following = current.next_sentence()
-        if following is None or following is head or following.document_id != sentence.document_id:
+        if following is None or following is head or following.document_id != head.document_id:
             break
         current = following
     return frozenset(found)
 
 
 class DocumentWords:
-    """``document_words`` cached per sentence object (a weak cache: it goes with the sentences)."""
+    """``document_words`` computed once per document (keyed by its first sentence) and remembered per
+    sentence; weak caches, so they go with the sentences."""
 
     def __init__(self) -> None:
-        self._cache: weakref.WeakKeyDictionary[Sentence, frozenset[str]] = weakref.WeakKeyDictionary()
+        self._by_sentence: weakref.WeakKeyDictionary[Sentence, frozenset[str]] = weakref.WeakKeyDictionary()
+        self._by_head: weakref.WeakKeyDictionary[Sentence, frozenset[str]] = weakref.WeakKeyDictionary()
 
     def __call__(self, sentence: Sentence) -> frozenset[str]:
-        found = self._cache.get(sentence)
+        found = self._by_sentence.get(sentence)
         if found is None:
-            found = document_words(sentence)
-            self._cache[sentence] = found
+            head = document_head(sentence)
+            found = self._by_head.get(head)
+            if found is None:
+                found = self._by_head[head] = document_words(head)
+            self._by_sentence[sentence] = found
         return found
-
-    def clear(self) -> None:
-        self._cache = weakref.WeakKeyDictionary()
 
 
 def pair_features(mention: tuple[str, ...], entity: str, document: frozenset[str]) -> list[float]:

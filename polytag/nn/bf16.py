@@ -60,7 +60,7 @@ class BF16Linear(torch.nn.Module):
         bias = linear.bias.detach().to(torch.bfloat16).clone() if linear.bias is not None else None
         self.register_buffer("bias", bias)
         self._packed: torch.Tensor | None = None  # oneDNN's opaque layout: not a buffer, not copied
-        self._slices: list[torch.Tensor] | None = None  # weight slices of a wide layer (``_chunked``)
+        self._slices: torch.Tensor | None = None  # a wide layer's weight as [slices, K slice, out]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -83,20 +83,16 @@ class BF16Linear(torch.nn.Module):
         """The product as a float32 sum of bf16 products over input slices of at most
         ``EXACT_ROWS_MAX_K`` features, in a fixed order, so that each row's result has the same bits
         whatever the number of rows (see ``EXACT_ROWS_MAX_K``); returns float32."""
+        pad = -self.in_features % EXACT_ROWS_MAX_K
         if self._slices is None:  # [slices, K slice, out]: one batched product over all slices
-            pad = -self.in_features % EXACT_ROWS_MAX_K
             weight = F.pad(self.weight, (0, pad)) if pad else self.weight
-            self._slices = [
-                weight.reshape(self.out_features, -1, EXACT_ROWS_MAX_K).permute(1, 2, 0).contiguous()
-            ]
-        stacked = self._slices[0]
+            sliced = weight.reshape(self.out_features, -1, EXACT_ROWS_MAX_K)
+            self._slices = sliced.permute(1, 2, 0).contiguous()
         rows = x.reshape(-1, self.in_features)
-        pad = stacked.shape[0] * EXACT_ROWS_MAX_K - self.in_features
         if pad:
             rows = F.pad(rows, (0, pad))
-        pieces = rows.reshape(rows.shape[0], stacked.shape[0], EXACT_ROWS_MAX_K).transpose(0, 1)
-        out: torch.Tensor | None = torch.bmm(pieces, stacked).float().sum(0).reshape(*x.shape[:-1], -1)
-        assert out is not None
+        pieces = rows.reshape(rows.shape[0], self._slices.shape[0], EXACT_ROWS_MAX_K).transpose(0, 1)
+        out = torch.bmm(pieces, self._slices).float().sum(0).reshape(*x.shape[:-1], -1)
         if self.bias is not None:
             out = out.add_(self.bias.float())
         return torch.nn.functional.gelu(out) if self.activation == "gelu" else out
