@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from git_commit import git_commit  # same folder: bench/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_FILE = "en_ewt-ud-test.conllu"
 WARM_FILE = "en_ewt-ud-dev.conllu"
@@ -198,13 +200,6 @@ def last_json(command: list[str], env: dict[str, str]) -> dict | str:
     return (proc.stderr or proc.stdout)[-600:].strip() or f"exit status {proc.returncode}"
 
 
-def git_commit() -> str:
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], capture_output=True, text=True, cwd=REPO).stdout.strip()
-
-    return git("rev-parse", "--short", "HEAD") + (" dirty" if git("status", "--porcelain") else "")
-
-
 # long: the orchestration (systems x threads x rounds), the summary table and the JSON are one story
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -251,7 +246,7 @@ def main() -> None:
     if "hf" in wanted:
         systems.append(("hf-loop", [sys.executable, me, "--one", "hf", *common]))
 
-    commit = git_commit()
+    commit = git_commit(mark_dirty=True)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load_before = os.getloadavg()
     print(f"commit {commit}, {date}, cores {os.cpu_count()}, load average before {load_before}", flush=True)

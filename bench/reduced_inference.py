@@ -23,7 +23,6 @@ import datetime
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from git_commit import git_commit  # same folder: bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -286,15 +286,6 @@ def bench_task(task: str, model_file: Path, test: list[Sentence], args: argparse
     return result
 
 
-def commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pos-model", help="an EWT POS TokenClassifier file (default: train one)")
@@ -326,13 +317,14 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(args.data)
     print(
-        f"polytag reduced-precision inference, commit {commit()}, {datetime.datetime.now():%Y-%m-%d %H:%M}, "
+        f"polytag reduced-precision inference, commit {git_commit()}, "
+        f"{datetime.datetime.now():%Y-%m-%d %H:%M}, "
         f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
         f"load {os.getloadavg()}"
     )
     figures: dict[str, Any] = {
         "bench": "reduced_inference",
-        "commit": commit(),
+        "commit": git_commit(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "threads": args.threads,
         "rounds": args.rounds,

@@ -35,21 +35,15 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 README = REPO / "README.md"
 sys.path.insert(0, str(REPO / "bench"))
+from git_commit import git_commit  # noqa: E402  (same folder)
 from report_rows import BY_NAME, ROWS, Figures, Row, System  # noqa: E402  (same folder)
+
+RUN_OUTPUTS = ("bench/results", "README.md")  # what a run writes itself does not make the tree dirty
 
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 
 
 # -- running -------------------------------------------------------------------------------------------
-
-
-def git_commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
-
-    # the files a run writes itself do not make the tree dirty
-    changed = git("status", "--porcelain", "--", ".", ":!bench/results", ":!README.md")
-    return git("rev-parse", "--short", "HEAD") + (" dirty" if changed else "")
 
 
 def utc_now() -> str:
@@ -266,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         row.name in ("predict", "multitask") for row in selected
     )
     flair = flair_python(args.flair_python, create=needs_flair and not (args.dry_run or args.quick))
-    commit = git_commit()
+    commit = git_commit(mark_dirty=True, ignore=RUN_OUTPUTS)
     if args.dry_run:
         for row in selected:
             fill = {"data": args.data, "encoder": args.encoder, "rounds": str(args.rounds or row.rounds),

@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from git_commit import git_commit  # same folder: bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -291,15 +293,6 @@ def measure(offline: Offline, port: int, pid: int, clients: int, requests: int, 
     }
 
 
-def commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model file to serve (default: build an untrained MiniLM model)")
@@ -329,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stop_server(process)
     print(
-        f"commit {commit()}, {datetime.datetime.now():%Y-%m-%d %H:%M}, torch threads {args.threads}, {info}"
+        f"commit {git_commit()}, {datetime.datetime.now():%Y-%m-%d %H:%M}, "
+        f"torch threads {args.threads}, {info}"
     )
     for clients, f in figures.items():
         print(
@@ -340,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     summary = {
         "bench": "serve_load",
-        "commit": commit(),
+        "commit": git_commit(),
         "date": f"{datetime.datetime.now():%Y-%m-%d %H:%M}",
         "threads": args.threads,
         "requests": args.requests,
