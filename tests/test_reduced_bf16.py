@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from polytag.data import Sentence
+from polytag.embeddings import packed
 from polytag.models import TokenClassifier
 from polytag.nn import bf16
 from polytag.nn.bf16 import BF16Linear, bf16_linear_layers
@@ -31,6 +32,8 @@ def test_bf16_load_converts_the_encoder_only_and_predicts_like_fp32(saved_tagger
     linears = [m for m in reduced.embeddings.modules() if isinstance(m, (BF16Linear, torch.nn.Linear))]
     assert linears and all(isinstance(m, BF16Linear) for m in linears)
     assert sum(m.activation == "gelu" for m in linears) == 2  # one fused GELU per BERT layer
+    fused = [m.qkv for m in reduced.embeddings.modules() if type(m).__name__.startswith("FusedQKV")]
+    assert len(fused) == 2 and all(q.out_features == 3 * q.in_features for q in fused)  # Q, K, V in one
     assert reduced.decoder.weight.dtype == torch.float32  # the head stays float32
     layer_norms = [m for m in reduced.embeddings.modules() if isinstance(m, torch.nn.LayerNorm)]
     assert layer_norms and all(m.weight.dtype == torch.float32 for m in layer_norms)
@@ -125,7 +128,7 @@ def test_wide_bf16_layers_give_each_row_the_same_bits_for_any_row_count() -> Non
 def test_a_bf16_encoder_gives_a_sentence_the_same_bits_alone_and_in_a_padded_batch(saved_tagger) -> None:
     reduced = TokenClassifier.load(saved_tagger, quantize="bf16")
     encoder = reduced.embeddings.model
-    assert encoder.config._attn_implementation == bf16.UNPADDED_ATTENTION
+    assert encoder.config._attn_implementation == packed.UNPADDED_ATTENTION
     torch.manual_seed(1)
     ids = torch.randint(1000, 2000, (5, 23))
     mask = torch.ones_like(ids)

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from polytag.embeddings.packed import can_pack, packed_hidden_states, unpack
 from polytag.embeddings.settings import EmbeddingConfigError
 
 
@@ -52,16 +53,28 @@ def encoder_hidden_states(
     layer_mean: bool,
     all_hidden_states: bool,
 ) -> torch.Tensor:
-    """``[rows, width, hidden * k]``: the selected layers, averaged (``layer_mean``) or concatenated."""
-    output = encoder(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        output_hidden_states=all_hidden_states,
-        return_dict=True,
-    )
-    if not all_hidden_states:
-        return output.last_hidden_state
-    chosen = [output.hidden_states[i] for i in layer_indexes]
+    """``[rows, width, hidden * k]``: the selected layers, averaged (``layer_mean``) or concatenated.
+
+    An inference-mode encoder with polytag's unpadded attention runs packed (real subtokens only, see
+    ``polytag.embeddings.packed``); the layers are selected before the one copy back into padded rows.
+    """
+    packed = can_pack(encoder)
+    if packed:
+        states = packed_hidden_states(encoder, input_ids, attention_mask, all_hidden_states)
+    else:
+        output = encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            output_hidden_states=all_hidden_states,
+            return_dict=True,
+        )
+        states = tuple(output.hidden_states) if all_hidden_states else (output.last_hidden_state,)
+    selected = _select(states, layer_indexes, layer_mean) if all_hidden_states else states[0]
+    return unpack(selected, attention_mask) if packed else selected
+
+
+def _select(states: Sequence[torch.Tensor], layer_indexes: Sequence[int], layer_mean: bool) -> torch.Tensor:
+    chosen = [states[i] for i in layer_indexes]
     if len(chosen) == 1:
         return chosen[0]
     if layer_mean:

@@ -53,6 +53,7 @@ from polytag.embeddings.base import (
 )
 from polytag.embeddings.encoder_config import build_encoder, check_encoder_shapes, encoder_config_from_dict
 from polytag.embeddings.layers import encoder_hidden_states, needs_all_hidden_states, parse_layers
+from polytag.embeddings.packed import use_unpadded_attention
 from polytag.embeddings.planner import BatchPlan, SubtokenPlanner, position_limit
 from polytag.embeddings.settings import (
     CLS_POOLINGS,
@@ -193,6 +194,7 @@ class TransformerEmbeddings(torch.nn.Module):
         config: Any = encoder.config
         n_layers = int(getattr(config, "num_hidden_layers", 0) or 0)
         layer_indexes = parse_layers(settings.layers, n_layers)
+        use_unpadded_attention(encoder)  # inference attends each sequence alone, packed (see .packed)
         self.model = encoder
         self.tokenizer = tokenizer
         self.planner = SubtokenPlanner(tokenizer, settings, position_limit(config))

@@ -28,6 +28,7 @@ from polytag.embeddings import (
     TransformerEmbeddings,
     WordEmbeddings,
 )
+from polytag.embeddings.packed import use_unpadded_attention
 from polytag.errors import ModelFileError
 from polytag.io import (
     get_model_class,
@@ -36,7 +37,7 @@ from polytag.io import (
     inspect_model_file,
     load_model_tensors,
 )
-from polytag.nn.bf16 import bf16_linear_layers, use_unpadded_attention, warn_if_slow_bf16
+from polytag.nn.bf16 import bf16_linear_layers, warn_if_slow_bf16
 from polytag.nn.int8 import quantize_linear_layers
 
 if TYPE_CHECKING:

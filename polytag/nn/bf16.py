@@ -9,9 +9,10 @@ the residual stream, every LayerNorm, the encoder's output and the heads stay fl
 
 Why this split: the linear layers are ~65 % of float32 prediction time on MiniLM (profile in
 ``bench/reduced_inference.py --profile``) and bf16 GEMMs on AMX are several times faster; the float32
-residual stream keeps outputs close to float32 ones. A bf16 matrix product gives each row the same bits
-whatever the other rows are, so the only dependence on the batch left is the attention over a padded
-length (float32 too differs there, by ~1e-6; in bf16 that can move a value by one bf16 step).
+residual stream keeps outputs close to float32 ones. A bf16 matrix product with K <= 384 gives each row
+the same bits whatever the other rows are (wider ones are sliced, see ``EXACT_ROWS_MAX_K``), and
+attention runs over each sequence's own length (``polytag.embeddings.packed``), so a sentence's vectors do
+not depend on its batch. A BERT-style self-attention gets Q, K and V from one fused product.
 
 On a CPU without native bf16 (no ``avx512_bf16``/``amx_bf16``), bf16 products are emulated and slower
 than float32: :func:`warn_if_slow_bf16` says so once.
@@ -132,6 +133,9 @@ def bf16_linear_layers(module: torch.nn.Module) -> int:
     """
     replaced = 0
     for parent in list(module.modules()):
+        if _fuse_qkv(parent):
+            replaced += 3
+            continue
         dense, act = getattr(parent, "dense", None), getattr(parent, "intermediate_act_fn", None)
         fuse = type(dense) is torch.nn.Linear and act is not None and _is_exact_gelu(act)
         for name, child in list(parent.named_children()):
@@ -142,6 +146,69 @@ def bf16_linear_layers(module: torch.nn.Module) -> int:
         if fuse:
             parent.intermediate_act_fn = torch.nn.Identity()
     return replaced
+
+
+class _FusedQKV:
+    """Mixed into a BERT-style self-attention: Q, K and V from one bf16 product (one input cast, one
+    kernel; 1.2-4x faster than three on MiniLM shapes, measured), then the encoder's attention function."""
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        cache: Any = None,  # an encoder's: always None
+        encoder_hidden_states: Any = None,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, None]:
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+        me: Any = self
+        shape = (*hidden_states.shape[:-1], -1, me.attention_head_size)
+        query, key, value = me.qkv(hidden_states).split(me.all_head_size, dim=-1)
+        attend = ALL_ATTENTION_FUNCTIONS[me.config._attn_implementation]
+        out, _ = attend(
+            me,
+            query.view(shape).transpose(1, 2),
+            key.view(shape).transpose(1, 2),
+            value.view(shape).transpose(1, 2),
+            attention_mask,
+            dropout=0.0,
+            scaling=me.scaling,
+            **kwargs,
+        )
+        return out.reshape(*hidden_states.shape[:-1], -1).contiguous(), None
+
+
+def _fuse_qkv(attention: torch.nn.Module) -> bool:
+    """Give a BERT-style encoder self-attention (``query``/``key``/``value`` Linears, no cache, no
+    cross-attention) one fused :class:`BF16Linear` ``qkv``; returns whether it did."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    parts: list[Any] = [getattr(attention, name, None) for name in ("query", "key", "value")]
+    config = getattr(attention, "config", None)
+    if (
+        not type(attention).__name__.endswith("SelfAttention")
+        or not all(type(part) is torch.nn.Linear and part.bias is not None for part in parts)
+        or getattr(attention, "is_decoder", True)
+        or getattr(config, "_attn_implementation", None) not in ALL_ATTENTION_FUNCTIONS
+        or not all(hasattr(attention, name) for name in ("attention_head_size", "all_head_size", "scaling"))
+    ):
+        return False
+    fused = torch.nn.Linear(parts[0].in_features, sum(part.out_features for part in parts))
+    with torch.no_grad():
+        fused.weight.copy_(torch.cat([part.weight for part in parts]))
+        fused.bias.copy_(torch.cat([part.bias for part in parts if part.bias is not None]))
+    for name in ("query", "key", "value"):
+        delattr(attention, name)
+    attention.qkv = BF16Linear(fused)
+    cls = type(attention)
+    if cls not in _FUSED_CLASSES:
+        _FUSED_CLASSES[cls] = type(f"FusedQKV{cls.__name__}", (_FusedQKV, cls), {})
+    attention.__class__ = _FUSED_CLASSES[cls]
+    return True
+
+
+_FUSED_CLASSES: dict[type, type] = {}
 
 
 def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
@@ -166,66 +233,3 @@ def warn_if_slow_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
         torch.backends.cpu.get_cpu_capability(),
     )
     return True
-
-
-UNPADDED_ATTENTION = "polytag_unpadded"
-_PLUGGABLE = ("bert", "roberta", "xlm-roberta", "electra", "camembert")
-
-
-def unpadded_attention(
-    module: torch.nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    dropout: float = 0.0,
-    scaling: float | None = None,
-    **kwargs: Any,
-) -> tuple[torch.Tensor, None]:
-    """Scaled dot-product attention over each sequence's own length, one sequence at a time.
-
-    Why: attention over a longer padded length moves values by float32 rounding (~1e-7), and in bf16
-    such a move can cross a bf16 step, so a sentence's labels could depend on how long the other
-    sentences of its batch are (4 of 3,453 CoNLL-03 test sentences did). Here every sequence is attended
-    exactly as it would be alone (same shapes, same kernel, no mask). ``query`` etc. are
-    ``[batch, heads, length, dim]``, right-padded; returns ``[batch, length, heads, dim]``.
-    """
-    batch, heads, length, _ = query.shape
-    if attention_mask is None:
-        lengths = [key.shape[2]] * batch
-    else:
-        keep = attention_mask if attention_mask.dtype == torch.bool else attention_mask == 0
-        lengths = keep.reshape(batch, -1, keep.shape[-1])[:, 0, :].sum(-1).tolist()
-    out = query.new_zeros(batch, length, heads, value.shape[-1])
-    groups: dict[int, list[int]] = {}
-    for row, size in enumerate(lengths):  # sequences of one length share a call (no padding there)
-        if size > 0:
-            groups.setdefault(int(size), []).append(row)
-    for size, rows in groups.items():
-        index = torch.tensor(rows, device=query.device)
-        part = F.scaled_dot_product_attention(
-            query.index_select(0, index)[:, :, :size].contiguous(),
-            key.index_select(0, index)[:, :, :size].contiguous(),
-            value.index_select(0, index)[:, :, :size].contiguous(),
-            scale=scaling,
-        )
-        out[index, :size] = part.transpose(1, 2)
-    return out, None
-
-
-def use_unpadded_attention(module: torch.nn.Module) -> int:
-    """Switch every BERT-like Hugging Face encoder inside ``module`` to :func:`unpadded_attention`;
-    returns how many were switched (others keep their attention)."""
-    from transformers import AttentionInterface
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
-
-    AttentionInterface.register(UNPADDED_ATTENTION, unpadded_attention)
-    ALL_MASK_ATTENTION_FUNCTIONS.register(UNPADDED_ATTENTION, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
-    switched = 0
-    for child in module.modules():
-        config = getattr(child, "config", None)
-        switch = getattr(child, "set_attn_implementation", None)
-        if callable(switch) and getattr(config, "model_type", None) in _PLUGGABLE:
-            switch(UNPADDED_ATTENTION)
-            switched += 1
-    return switched
