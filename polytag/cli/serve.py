@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -45,7 +45,7 @@ from fastapi.responses import HTMLResponse, JSONResponse  # module level: FastAP
 from starlette.requests import Request
 
 from polytag.cli.render import CSS, render_document
-from polytag.cli.results import DEFAULT_LINK_TEMPLATE, model_layers, sentence_result
+from polytag.cli.results import DEFAULT_LINK_TEMPLATE, model_layers, sentence_result, uses_context
 from polytag.cli.segment import make_sentences
 from polytag.cli.serve_batcher import MicroBatcher
 from polytag.cli.serve_guard import (
@@ -65,6 +65,7 @@ from polytag.cli.serve_limits import (
     words_at_least,
     work_units,
 )
+from polytag.cli.serve_worker import PredictProcess
 
 log = logging.getLogger("polytag")
 
@@ -230,8 +231,11 @@ def create_app(
     mini_batch_size: int | None = None,
     limits: Limits | None = None,
     link_template: str | None = DEFAULT_LINK_TEMPLATE,
+    predictor: Callable[[list[Any]], None] | None = None,
 ) -> Any:
-    """The FastAPI application serving ``model`` (see the module docstring)."""
+    """The FastAPI application serving ``model`` (see the module docstring); ``predictor`` labels a
+    chunk's sentences in place instead of ``model.predict`` in a thread (e.g. a :class:`PredictProcess`,
+    which takes as many calls at once as it has workers)."""
     from fastapi import FastAPI
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -244,7 +248,15 @@ def create_app(
         # subtokens, and every extra pass costs a fixed few milliseconds of Python around the encoder
         model.predict(sentences, mini_batch_size=mini_batch_size or max(1, len(sentences)))
 
-    batcher = MicroBatcher(predict, batching, max_batch_sentences, max_wait_ms, limits.max_chunk_subtokens)
+    concurrency = int(getattr(predictor, "workers", 1))
+    batcher = MicroBatcher(
+        predictor or predict,
+        batching,
+        max_batch_sentences,
+        max_wait_ms,
+        limits.max_chunk_subtokens,
+        concurrency,
+    )
     # one tokenizer copy per thread that counts: the event loop (small requests) and the helper thread
     counters_inline, counter_helper = SubtokenCounter(model), SubtokenCounter(model)
     helper = ThreadPoolExecutor(
@@ -539,12 +551,16 @@ def run_serve(
     link_template: str | None = DEFAULT_LINK_TEMPLATE,
     device: str | None = None,
     quantize: str | None = None,
+    predict_workers: int | None = None,
 ) -> None:
-    """Load the model and serve it until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
+    """Load the model and serve it until interrupted (Ctrl-C or SIGTERM stop it cleanly).
+
+    ``predict_workers`` processes predict (:mod:`polytag.cli.serve_worker`), sharing ``threads``; None
+    picks 2 on a CPU with 2 or more threads, else 1; 0 predicts in a thread of this process."""
     import torch
     import uvicorn
 
-    from polytag.cli.inputs import load_model
+    from polytag.cli.inputs import UsageError, load_model
 
     limits = limits or Limits()
     if host not in ("0.0.0.0", "::", "") and host_name(host) not in limits.allowed_hosts:
@@ -552,15 +568,39 @@ def run_serve(
     if threads:
         torch.set_num_threads(int(threads))
     model = load_model(model_path, device=device, quantize=quantize)
+    predictor = None
+    total = int(threads or torch.get_num_threads())
+    on_cpu = model.device.type == "cpu"
+    workers = predict_workers if predict_workers is not None else (2 if on_cpu and total >= 2 else 1)
+    if workers < 0:
+        raise UsageError(f"--predict-workers must be 0 or more, got {workers}")
+    if workers:
+        layers = list(dict.fromkeys(layer.label_type for layer in model_layers(model)))
+        share = max(1, total // workers) if on_cpu else threads
+        predictor = PredictProcess(
+            str(model_path), layers, uses_context(model), device, quantize, share, mini_batch_size, workers
+        )
     app = create_app(
-        model, model_path, batching, max_batch_sentences, max_wait_ms, mini_batch_size, limits, link_template
+        model,
+        model_path,
+        batching,
+        max_batch_sentences,
+        max_wait_ms,
+        mini_batch_size,
+        limits,
+        link_template,
+        predictor,
     )
     print(
         f"serving {model_path} on http://{host}:{port} (batching {'on' if batching else 'off'})", flush=True
     )
     server = uvicorn.Server(uvicorn_config(app, host, port, limits, access_log))
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it stopped on
-        server.run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it stopped on
+            server.run()
+    finally:
+        if predictor is not None:
+            predictor.close()
 
 
 __all__ = [

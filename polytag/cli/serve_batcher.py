@@ -37,7 +37,8 @@ class Job:
     costs: list[int]  # subtokens of each sentence: what the queue limits count
     weights: list[int]  # work units of each sentence: what chunks are bounded in
     future: asyncio.Future
-    done: int = 0  # sentences predicted so far
+    done: int = 0  # sentences handed to predict calls so far (in text order)
+    finished: int = 0  # sentences predicted so far (calls may finish in any order)
     waited: int = 0  # chunks predicted while this job was waiting
     remaining: int = field(init=False)  # subtokens not yet predicted
 
@@ -58,15 +59,20 @@ class MicroBatcher:
         max_batch_sentences: int = 64,
         max_wait_ms: float = 0.0,
         max_chunk_subtokens: int = 2048,
+        concurrency: int = 1,
     ) -> None:
         self.predict = predict
+        self.concurrency = max(
+            1, int(concurrency)
+        )  # predict calls in flight at once (``predict`` must allow it)
         self.enabled = enabled
         self.max_batch_sentences = max(1, int(max_batch_sentences))
         self.max_chunk_cost = max(1, int(max_chunk_subtokens))
         self.max_wait = max(0.0, float(max_wait_ms)) / 1000.0
         self.queue: asyncio.Queue[Job] | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polytag-predict")
+        self.executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="polytag-predict")
         self.task: asyncio.Task | None = None
+        self.calls: set[asyncio.Task] = set()  # predict calls in flight
         self.active: list[Job] = []
         self.predict_calls = 0
         self.predicted_sentences = 0  # over predict_calls: the mean batch the model actually saw
@@ -83,10 +89,11 @@ class MicroBatcher:
         self.task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        for task in [self.task, *self.calls]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     async def submit(
@@ -136,13 +143,17 @@ class MicroBatcher:
         for job in [j for j in self.active if j.future.done()]:
             self.active.remove(job)
             self.abandoned_requests += 1
-            self._release(job, len(job.sentences) - job.done, job.remaining)
+            self._release(job, len(job.sentences) - job.finished, job.remaining)
 
     async def _run(self) -> None:
         assert self.queue is not None
         loop = asyncio.get_running_loop()
+        slots = asyncio.Semaphore(self.concurrency)
         while True:
-            if not self.active:
+            await (
+                slots.acquire()
+            )  # first a free call, then the work: what queues meanwhile waits in the queue
+            if not self._pending_sentences():
                 self.active.append(await self.queue.get())
                 if (
                     self.enabled
@@ -154,8 +165,16 @@ class MicroBatcher:
                         await asyncio.sleep(self.max_wait)
             self._take_queued()
             self._drop_dead()
-            if self.active:
-                await self._predict_chunk(loop, self._next_chunk())
+            chunk = self._next_chunk() if self.active else []
+            if not chunk:
+                slots.release()
+                continue
+            for job, _, end in chunk:
+                job.done = end
+            call = asyncio.create_task(self._predict_chunk(loop, chunk))
+            self.calls.add(call)
+            call.add_done_callback(self.calls.discard)
+            call.add_done_callback(lambda _: slots.release())
 
     def _pending_sentences(self) -> int:
         return sum(len(job.sentences) - job.done for job in self.active)
@@ -212,17 +231,17 @@ class MicroBatcher:
             self.failed_requests += 1
             if job in self.active:
                 self.active.remove(job)
-                self._release(job, len(job.sentences) - job.done, job.remaining)
+                self._release(job, len(job.sentences) - job.finished, job.remaining)
             if not job.future.done():
                 job.future.set_exception(exc)
             return
         in_chunk = {id(job) for job, _, _ in chunk}
         for job, start, end in chunk:
-            if job.done != start or job not in self.active:  # dropped or failed meanwhile
+            if job not in self.active:  # dropped or failed meanwhile
                 continue
             self._release(job, end - start, sum(job.costs[start:end]))
-            job.done = end
-            if job.done == len(job.sentences):
+            job.finished += end - start
+            if job.finished == len(job.sentences):
                 self.active.remove(job)
                 if not job.future.done():
                     job.future.set_result(None)

@@ -80,6 +80,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         choices=["int8", "bf16"],
         help="CPU inference with the encoder's linear layers in int8 or bfloat16 (see docs/heads.md)",
     )
+    serve.add_argument(
+        "--predict-workers",
+        type=int,
+        default=None,
+        help="worker processes that predict, sharing --threads (default: 2 on a CPU with 2 or more "
+        "threads, else 1; 0 predicts in a thread of the server process, one model copy instead of "
+        "1 + N; docs/serving.md)",
+    )
     serve.set_defaults(handler=_handle)
 
 
@@ -118,5 +126,6 @@ def _handle(args: argparse.Namespace) -> int:
         args.link_template or DEFAULT_LINK_TEMPLATE,
         args.device,
         args.quantize,
+        predict_workers=args.predict_workers,
     )
     return 0
