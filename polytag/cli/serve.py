@@ -45,7 +45,7 @@ from fastapi.responses import HTMLResponse, JSONResponse  # module level: FastAP
 from starlette.requests import Request
 
 from polytag.cli.render import CSS, render_document
-from polytag.cli.results import DEFAULT_LINK_TEMPLATE, model_layers, sentence_result, uses_context
+from polytag.cli.results import DEFAULT_LINK_TEMPLATE, model_layers, sentence_result
 from polytag.cli.segment import make_sentences
 from polytag.cli.serve_batcher import MicroBatcher
 from polytag.cli.serve_guard import (
@@ -65,7 +65,7 @@ from polytag.cli.serve_limits import (
     words_at_least,
     work_units,
 )
-from polytag.cli.serve_worker import PredictProcess
+from polytag.cli.serve_worker import start_workers
 
 log = logging.getLogger("polytag")
 
@@ -234,7 +234,7 @@ def create_app(
     predictor: Callable[[list[Any]], None] | None = None,
 ) -> Any:
     """The FastAPI application serving ``model`` (see the module docstring); ``predictor`` labels a
-    chunk's sentences in place instead of ``model.predict`` in a thread (e.g. a :class:`PredictProcess`,
+    chunk's sentences in place instead of ``model.predict`` in a thread (e.g. a ``PredictProcess``,
     which takes as many calls at once as it has workers)."""
     from fastapi import FastAPI
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -553,14 +553,12 @@ def run_serve(
     quantize: str | None = None,
     predict_workers: int | None = None,
 ) -> None:
-    """Load the model and serve it until interrupted (Ctrl-C or SIGTERM stop it cleanly).
-
-    ``predict_workers`` processes predict (:mod:`polytag.cli.serve_worker`), sharing ``threads``; None
-    picks 2 on a CPU with 2 or more threads, else 1; 0 predicts in a thread of this process."""
+    """Load the model and serve it until interrupted (Ctrl-C or SIGTERM stop it cleanly); prediction runs
+    in ``predict_workers`` processes (:func:`polytag.cli.serve_worker.start_workers`)."""
     import torch
     import uvicorn
 
-    from polytag.cli.inputs import UsageError, load_model
+    from polytag.cli.inputs import load_model
 
     limits = limits or Limits()
     if host not in ("0.0.0.0", "::", "") and host_name(host) not in limits.allowed_hosts:
@@ -568,29 +566,9 @@ def run_serve(
     if threads:
         torch.set_num_threads(int(threads))
     model = load_model(model_path, device=device, quantize=quantize)
-    predictor = None
-    total = int(threads or torch.get_num_threads())
-    on_cpu = model.device.type == "cpu"
-    workers = predict_workers if predict_workers is not None else (2 if on_cpu and total >= 2 else 1)
-    if workers < 0:
-        raise UsageError(f"--predict-workers must be 0 or more, got {workers}")
-    if workers:
-        layers = list(dict.fromkeys(layer.label_type for layer in model_layers(model)))
-        share = max(1, total // workers) if on_cpu else threads
-        predictor = PredictProcess(
-            str(model_path), layers, uses_context(model), device, quantize, share, mini_batch_size, workers
-        )
-    app = create_app(
-        model,
-        model_path,
-        batching,
-        max_batch_sentences,
-        max_wait_ms,
-        mini_batch_size,
-        limits,
-        link_template,
-        predictor,
-    )
+    predictor = start_workers(model, model_path, predict_workers, threads, device, quantize, mini_batch_size)
+    settings = (batching, max_batch_sentences, max_wait_ms, mini_batch_size, limits, link_template)
+    app = create_app(model, model_path, *settings, predictor)
     print(
         f"serving {model_path} on http://{host}:{port} (batching {'on' if batching else 'off'})", flush=True
     )

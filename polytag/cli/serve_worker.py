@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import queue
 from collections.abc import Sequence
 from typing import Any
@@ -144,6 +145,36 @@ def _stop(conn: Any, process: Any) -> None:
     conn.close()
 
 
+def start_workers(
+    model: Any,
+    model_path: str | os.PathLike,
+    workers: int | None,
+    threads: int | None,
+    device: str | None = None,
+    quantize: str | None = None,
+    mini_batch_size: int | None = None,
+) -> PredictProcess | None:
+    """The worker processes ``polytag serve`` predicts in, sharing ``threads`` (default: torch's), or
+    None for ``workers == 0`` (predict in a thread). ``workers`` None: 2 on a CPU with 2+ threads, else 1."""
+    import torch
+
+    from polytag.cli.inputs import UsageError
+    from polytag.cli.results import model_layers, uses_context
+
+    total = int(threads or torch.get_num_threads())
+    on_cpu = model.device.type == "cpu"
+    count = workers if workers is not None else (2 if on_cpu and total >= 2 else 1)
+    if count < 0:
+        raise UsageError(f"--predict-workers must be 0 or more, got {count}")
+    if count == 0:
+        return None
+    layers = list(dict.fromkeys(layer.label_type for layer in model_layers(model)))
+    share = max(1, total // count) if on_cpu else threads
+    return PredictProcess(
+        str(model_path), layers, uses_context(model), device, quantize, share, mini_batch_size, count
+    )
+
+
 def _tokens(sentence: Any) -> list[Any]:
     return [[t.form, t.whitespace_after] for t in sentence.tokens]
 
@@ -233,4 +264,4 @@ def lossless_dict_of(sentence: Any, layers: Sequence[str], lossless_dict: Any) -
     return merged
 
 
-__all__ = ["PredictProcess", "write_layers"]
+__all__ = ["PredictProcess", "start_workers", "write_layers"]
