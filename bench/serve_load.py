@@ -17,8 +17,9 @@ its offline runs. For each client count and round it alternates:
 
 The ratio of each round is server requests/s over offline sentences/s; the median round is reported
 (the lower middle one of an even count).
-Beside the figures: the CPU share of the client and of the server (of the whole machine) and the load
-average. The last line printed is one JSON object of all the figures. Exits 1 if any request failed.
+Beside the figures: the CPU share of the client and of the server with its prediction workers (of the
+whole machine) and the load average. The last line printed is one JSON object of all the figures. Exits
+1 if any request failed.
 """
 
 from __future__ import annotations
@@ -133,12 +134,19 @@ def get_json(port: int, path: str) -> dict:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc), 0 elsewhere."""
+    """User + system CPU seconds of a process and its living children (the server's prediction workers;
+    Linux /proc), 0 elsewhere."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        kids = [int(k) for k in children.read_text().split()]
+    except (OSError, ValueError):
+        kids = []
+    return own + sum(cpu_seconds(k) for k in kids)
 
 
 def raw_request(text: str) -> bytes:
