@@ -13,6 +13,8 @@ sentences of similar length together, so a call pads less.
 When: as soon as the model is idle (continuous batching): the next call takes whatever queued while the
 previous one ran. ``max_wait_ms`` > 0 makes an idle model wait that long for more requests first, which
 measured slower (docs/serving.md): the model idles while the requests it waits for are still being read.
+With ``concurrency`` > 1 (one call per prediction worker process) that many calls run at once; a request
+cut into several chunks is answered when all of them are done, in whatever order.
 """
 
 from __future__ import annotations
@@ -62,9 +64,8 @@ class MicroBatcher:
         concurrency: int = 1,
     ) -> None:
         self.predict = predict
-        self.concurrency = max(
-            1, int(concurrency)
-        )  # predict calls in flight at once (``predict`` must allow it)
+        # predict calls in flight at once (``predict`` must take concurrent calls when more than 1)
+        self.concurrency = max(1, int(concurrency))
         self.enabled = enabled
         self.max_batch_sentences = max(1, int(max_batch_sentences))
         self.max_chunk_cost = max(1, int(max_chunk_subtokens))
@@ -150,9 +151,8 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self.concurrency)
         while True:
-            await (
-                slots.acquire()
-            )  # first a free call, then the work: what queues meanwhile waits in the queue
+            # first a free call, then the work: what queues meanwhile waits in the queue
+            await slots.acquire()
             if not self._pending_sentences():
                 self.active.append(await self.queue.get())
                 if (

@@ -24,6 +24,9 @@ import queue
 from collections.abc import Sequence
 from typing import Any
 
+from polytag.data import Sentence, link_document
+from polytag.data.sentence_dict import lossless_dict
+
 log = logging.getLogger("polytag")
 
 _STOP = None
@@ -107,7 +110,9 @@ class PredictProcess:
         code = process.exitcode
         _stop(conn, process)
         self._workers[index] = self._start()
-        return f"the prediction process stopped (exit code {code}: {error!r}); a new one was started"
+        message = f"the prediction process stopped (exit code {code}: {error!r}); a new one was started"
+        log.warning(message)
+        return message
 
     def _payload(self, sentences: list[Any]) -> tuple[list[list[list[Any]]], list[tuple[int, int]]]:
         """``(documents, targets)``: each document as its sentences' ``[form, spaces after]`` tokens, and
@@ -217,14 +222,12 @@ def _worker(conn: Any, setup: tuple) -> None:  # pragma: no cover - runs in the 
 
         from polytag.cli.inputs import load_model
         from polytag.cli.results import model_layers
-        from polytag.data import Sentence, link_document
-        from polytag.data.sentence_dict import lossless_dict
 
         if threads:
             torch.set_num_threads(int(threads))
         model = load_model(model_path, device=device, quantize=quantize)
         model.eval()
-        layers = [layer.label_type for layer in model_layers(model)]
+        layers = list(dict.fromkeys(layer.label_type for layer in model_layers(model)))
     except BaseException as error:  # noqa: BLE001 - told to the parent, which raises it
         conn.send(("error", f"{type(error).__name__}: {error}"))
         return
@@ -246,15 +249,16 @@ def _worker(conn: Any, setup: tuple) -> None:  # pragma: no cover - runs in the 
                 built.append(sentences)
             chunk = [built[d][k] for d, k in targets]
             model.predict(chunk, mini_batch_size=mini_batch_size or max(1, len(chunk)))
-            result = [lossless_dict_of(s, layers, lossless_dict) for s in chunk]
+            result = [layers_dict(s, layers) for s in chunk]
         except Exception as error:  # noqa: BLE001 - the chunk fails, the worker goes on
             conn.send(("error", f"{type(error).__name__}: {error}"))
             continue
         conn.send(("ok", result))
 
 
-def lossless_dict_of(sentence: Any, layers: Sequence[str], lossless_dict: Any) -> dict[str, Any]:
-    """The labels of ``layers`` only (the worker's sentences carry nothing else, but say so)."""
+def layers_dict(sentence: Any, layers: Sequence[str]) -> dict[str, Any]:
+    """The labels of ``layers`` in lossless dict form (the worker's sentences carry nothing else, but
+    only what the model writes crosses back)."""
     merged: dict[str, Any] = {"labels": {}, "token_labels": {}, "spans": []}
     for layer in layers:
         part = lossless_dict(sentence, layer)

@@ -28,7 +28,6 @@ from polytag.embeddings import (
     TransformerEmbeddings,
     WordEmbeddings,
 )
-from polytag.embeddings.packed import use_unpadded_attention
 from polytag.errors import ModelFileError
 from polytag.io import (
     get_model_class,
@@ -170,7 +169,5 @@ def load_model(
             warn_if_slow_bf16()
         replace = bf16_linear_layers if quantize == "bf16" else quantize_linear_layers
         for encoder in model.embedding_modules():  # the heads' small decoders stay float
-            replace(encoder)
-            if quantize == "bf16":  # each sentence attended alone: bits independent of the batch
-                use_unpadded_attention(encoder)
+            replace(encoder)  # attention is per sentence already (TransformerEmbeddings sets it)
     return model
