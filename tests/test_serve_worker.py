@@ -168,3 +168,8 @@ def test_two_calls_in_flight_and_a_request_finished_out_of_order() -> None:
 
     asyncio.run(scenario())
     assert sorted(started) == [["a0", "a1"], ["b0", "b1"]]
+
+
+def test_a_worker_that_cannot_load_the_model_says_why(tmp_path) -> None:
+    with pytest.raises(RuntimeError, match="could not start: .*not found"):
+        PredictProcess(str(tmp_path / "missing.pt"), ["pos"], False, threads=1, workers=2)

@@ -63,28 +63,39 @@ class PredictProcess:
         self._mp = multiprocessing.get_context("spawn")
         self._workers: list[tuple[Any, Any]] = []
         self._free: queue.Queue[int] = queue.Queue()
+        launched = [self._launch() for _ in range(workers)]  # they load the model at the same time
         try:
-            for index in range(workers):
-                self._workers.append(self._start())
+            for index, (conn, process) in enumerate(launched):
+                self._workers.append(self._ready(conn, process))
                 self._free.put(index)
         except BaseException:
+            for conn, process in launched[len(self._workers) :]:
+                _stop(conn, process)
             self.close()
             raise
 
-    def _start(self) -> tuple[Any, Any]:
+    def _launch(self) -> tuple[Any, Any]:
         parent, child = self._mp.Pipe()
         process = self._mp.Process(
             target=_worker, args=(child, self.setup), name="polytag-predict", daemon=True
         )
         process.start()
         child.close()
+        return parent, process
+
+    def _start(self) -> tuple[Any, Any]:
+        return self._ready(*self._launch())
+
+    @staticmethod
+    def _ready(parent: Any, process: Any) -> tuple[Any, Any]:
+        """Wait for a launched worker's "ready" (its model is loaded); raise what kept it from starting."""
         try:
-            status, message = parent.recv()  # the worker answers once its model is loaded
+            status, message = parent.recv()
         except EOFError:
             process.join(5)
             status, message = "error", f"it exited with code {process.exitcode}"
         if status != "ready":
-            process.join(5)
+            _stop(parent, process)
             raise RuntimeError(f"the prediction process could not start: {message}")
         return parent, process
 
