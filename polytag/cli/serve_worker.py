@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 from collections.abc import Sequence
 from typing import Any
 
@@ -228,6 +229,8 @@ def write_layers(sentence: Any, labels: dict[str, Any], layers: Sequence[str]) -
 
 def _worker(conn: Any, setup: tuple) -> None:  # pragma: no cover - runs in the child process
     model_path, device, quantize, threads, mini_batch_size = setup
+    # Ctrl-C reaches the whole process group: the server stops its workers itself (or they die with it)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import torch
 
