@@ -157,3 +157,14 @@ def test_dataset_alias() -> None:
     ds = FlairDatapointDataset([Sentence("a"), Sentence("b")])
     assert len(ds) == 2 and ds[1].text == "b"
     assert isinstance(ds[0][0], Token)
+
+
+def test_document_sentences_walks_the_whole_chain_once() -> None:
+    from polytag.data import document_sentences, link_document
+
+    a, b, c = (Sentence(t.split()) for t in ("one", "two", "three"))
+    assert document_sentences(b) == [b]
+    link_document([a, b, c], "d")
+    assert document_sentences(b) == [a, b, c] and document_sentences(c) == [a, b, c]
+    c._next_sentence = a  # a broken, cyclic chain ends where it would repeat
+    assert [s.to_plain_string() for s in document_sentences(b)] == ["one", "two", "three"]

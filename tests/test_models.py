@@ -54,6 +54,19 @@ def train_steps(model: Model, sentences: list[Sentence], steps: int = 40, lr: fl
     return losses
 
 
+def train_shuffled(model: Model, sentences: list[Sentence], epochs: int, batch: int, lr: float, rng) -> None:
+    """Adam on mini-batches of ``sentences``, reshuffled in place by ``rng`` every epoch (mean loss)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        rng.shuffle(sentences)
+        for k in range(0, len(sentences), batch):
+            loss, count = model.forward_loss(sentences[k : k + batch])
+            optimizer.zero_grad()
+            (loss / count).backward()
+            optimizer.step()
+
+
 @pytest.fixture()
 def word_embeddings(tiny_encoder_dir: Path) -> TransformerWordEmbeddings:
     torch.manual_seed(0)

@@ -42,7 +42,10 @@ def _scores(tree) -> torch.Tensor:
     def walk(node) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                found.append(float(value)) if key == "score" else walk(value)
+                if key == "score":
+                    found.append(float(value))
+                else:
+                    walk(value)
         elif isinstance(node, list):
             for item in node:
                 walk(item)

@@ -16,6 +16,7 @@ from polytag.models.span_parts import document_head
 from polytag.models.token_classifier import TokenClassifier
 from polytag.nn.candidates import CandidateGenerator
 from polytag.nn.prototypical import PrototypicalDecoder
+from tests.test_models import train_shuffled
 
 
 @pytest.fixture()
@@ -254,15 +255,7 @@ def test_an_unseen_gold_entity_is_chosen_through_its_name(tiny_encoder_dir: Path
     model = SpanClassifier(  # surface features would spot "mention == title": test the name vectors
         embeddings, dictionary, candidates=CandidateGenerator(table), surface_features=False
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
-    model.train()
-    for _ in range(15):
-        rng.shuffle(train)
-        for k in range(0, len(train), 16):
-            loss, count = model.forward_loss(train[k : k + 16])
-            optimizer.zero_grad()
-            (loss / count).backward()
-            optimizer.step()
+    train_shuffled(model, train, epochs=15, batch=16, lr=0.003, rng=rng)
     gold = [s.get_labels("nel")[0].value for s in test]
     assert not set(gold) & set(dictionary.get_items())  # never seen in training
     model.predict(test, label_name="predicted_nel")

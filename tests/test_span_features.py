@@ -20,6 +20,7 @@ from polytag.models.span_features import (
     words,
 )
 from polytag.nn.candidates import CandidateGenerator
+from tests.test_models import train_shuffled
 
 
 def _features(mention: str, entity: str, document: str = "") -> dict[str, float]:
@@ -95,15 +96,7 @@ def test_a_linker_over_ner_spans_learns_that_some_spans_link_to_nothing(tiny_enc
     for _ in range(24):
         train.append(_ner_sentence("Smith flew to Paris .", {(0, 1): None, (3, 4): "Paris"}))
         train.append(_ner_sentence("Berlin welcomed Smith .", {(0, 1): "Berlin", (2, 3): None}))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    model.train()
-    for _ in range(6):
-        rng.shuffle(train)
-        for k in range(0, len(train), 8):
-            loss, count = model.forward_loss(train[k : k + 8])
-            optimizer.zero_grad()
-            (loss / count).backward()
-            optimizer.step()
+    train_shuffled(model, train, epochs=6, batch=8, lr=0.01, rng=rng)
     test = _ner_sentence("Smith visited Paris .", {(0, 1): None, (2, 3): None})
     model.predict(test, label_name="linked")
     linked = {(lab.data_point.start, lab.data_point.end): lab.value for lab in test.get_labels("linked")}

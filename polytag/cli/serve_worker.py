@@ -25,13 +25,12 @@ import signal
 from collections.abc import Sequence
 from typing import Any
 
-from polytag.data import Sentence, link_document
-from polytag.data.sentence_dict import lossless_dict
+from polytag.data import Sentence, document_sentences, link_document
+from polytag.data.sentence_dict import add_labels, lossless_dict
 
 log = logging.getLogger("polytag")
 
 _STOP = None
-_DOCUMENT_LIMIT = 100_000  # sentences walked to a document's head or tail (a guard against cycles)
 
 
 class PredictProcess:
@@ -135,12 +134,11 @@ class PredictProcess:
         where: dict[int, tuple[int, dict[int, int]]] = {}
         targets = []
         for sentence in sentences:
-            head = _head(sentence)
-            if id(head) not in where:
-                members = _members(head)
-                where[id(head)] = (len(documents), {id(s): k for k, s in enumerate(members)})
+            members = document_sentences(sentence)
+            if id(members[0]) not in where:
+                where[id(members[0])] = (len(documents), {id(s): k for k, s in enumerate(members)})
                 documents.append([_tokens(s) for s in members])
-            index, positions = where[id(head)]
+            index, positions = where[id(members[0])]
             targets.append((index, positions[id(sentence)]))
         return documents, targets
 
@@ -196,35 +194,11 @@ def _tokens(sentence: Any) -> list[Any]:
     return [[t.form, t.whitespace_after] for t in sentence.tokens]
 
 
-def _head(sentence: Any) -> Any:
-    current = sentence
-    for _ in range(_DOCUMENT_LIMIT):
-        previous = current._previous_sentence
-        if previous is None:
-            break
-        current = previous
-    return current
-
-
-def _members(head: Any) -> list[Any]:
-    members = [head]
-    while len(members) < _DOCUMENT_LIMIT and members[-1]._next_sentence is not None:
-        members.append(members[-1]._next_sentence)
-    return members
-
-
 def write_layers(sentence: Any, labels: dict[str, Any], layers: Sequence[str]) -> None:
     """Replace ``layers`` of ``sentence`` with the labels in ``labels`` (lossless dict form)."""
     for layer in layers:
         sentence.remove_labels(layer)
-    for layer, values in labels.get("labels", {}).items():
-        for v in values:
-            sentence.add_label(layer, v["value"], v["score"])
-    for layer, entries in labels.get("token_labels", {}).items():
-        for index, value, score in entries:
-            sentence.tokens[index].add_label(layer, value, score)
-    for span in labels.get("spans", []):
-        sentence.get_span(span["start"], span["end"]).add_label(span["type"], span["value"], span["score"])
+    add_labels(sentence, labels)
 
 
 def _worker(conn: Any, setup: tuple) -> None:  # pragma: no cover - runs in the child process

@@ -1,5 +1,6 @@
 """Data model: tokens, spans, sentences, labels, dictionaries and corpora."""
 
+from polytag.data.context import document_sentences
 from polytag.data.corpus import (
     ConcatDataset,
     Corpus,
@@ -31,6 +32,7 @@ __all__ = [
     "Token",
     "dataset_token_counts",
     "is_lazy",
+    "document_sentences",
     "link_document",
     "tokenize",
     "whitespace_tokenize",

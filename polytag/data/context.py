@@ -162,6 +162,13 @@ class DocumentContext:
         return context[:context_length] if context_length > 0 else []
 
 
+def document_sentences(sentence: Any) -> list[Any]:
+    """Every sentence of ``sentence``'s linked chain, first to last, each once (a broken, cyclic chain
+    included); ``[sentence]`` when it has no neighbours."""
+    *_, first = _walk(sentence, forward=False)
+    return list(_walk(first, forward=True))
+
+
 def link_document(sentences: list[Any], document_id: str | None) -> None:
     """Make ``sentences`` one document: set its id and chain previous/next neighbours."""
     previous = None

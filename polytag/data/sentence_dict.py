@@ -14,7 +14,7 @@ from typing import Any
 
 from polytag.data.sentence import Sentence, Span, Token
 
-__all__ = ["lossless_dict", "sentence_from_dict"]
+__all__ = ["add_labels", "lossless_dict", "sentence_from_dict"]
 
 
 def lossless_dict(sentence: Sentence, tag_type: str | None = None) -> dict[str, Any]:
@@ -66,6 +66,20 @@ def _is_flair_shape(data: dict[str, Any]) -> bool:
     )
 
 
+def add_labels(sentence: Sentence, data: dict[str, Any]) -> None:
+    """Add the ``labels``, ``token_labels`` and ``spans`` of :func:`lossless_dict` output to ``sentence``."""
+    for layer, values in data.get("labels", {}).items():
+        for v in values:
+            sentence.add_label(layer, v["value"], v.get("score", 1.0))
+    for layer, entries in data.get("token_labels", {}).items():
+        for index, value, score in entries:
+            if not 0 <= index < len(sentence.tokens):
+                raise IndexError(f"token label index {index} outside a sentence of {len(sentence)} tokens")
+            sentence.tokens[index].add_label(layer, value, score)
+    for sp in data.get("spans", []):
+        sentence.get_span(sp["start"], sp["end"]).add_label(sp["type"], sp["value"], sp.get("score", 1.0))
+
+
 def sentence_from_dict(cls: type[Sentence], data: dict[str, Any]) -> Sentence:
     """Build a sentence from :func:`lossless_dict` output. Without ``tokens``, ``text`` is tokenized.
 
@@ -87,16 +101,7 @@ def sentence_from_dict(cls: type[Sentence], data: dict[str, Any]) -> Sentence:
                 tok.start_position = int(t["start"])
     else:
         sentence = cls(data["text"])
-    for layer, values in data.get("labels", {}).items():
-        for v in values:
-            sentence.add_label(layer, v["value"], v.get("score", 1.0))
-    for layer, entries in data.get("token_labels", {}).items():
-        for index, value, score in entries:
-            if not 0 <= index < len(sentence.tokens):
-                raise IndexError(f"token label index {index} outside a sentence of {len(sentence)} tokens")
-            sentence.tokens[index].add_label(layer, value, score)
-    for sp in data.get("spans", []):
-        sentence.get_span(sp["start"], sp["end"]).add_label(sp["type"], sp["value"], sp.get("score", 1.0))
+    add_labels(sentence, data)
     sentence.document_id = data.get("document_id")
     sentence.metadata = dict(data.get("metadata", {}))
     return sentence
